@@ -1,0 +1,1 @@
+"""Identity: departments, staff users with roles, customer principals."""

@@ -1,0 +1,1 @@
+"""Scheduled jobs: registered here, run only by `archive worker` (one leader per deployment)."""

@@ -1,0 +1,62 @@
+"""The app factory. Every router under /api/v1 is mounted behind authentication except the
+routes named in PUBLIC_ROUTES; a test walks `app.routes` to keep it that way."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from archive.migrate import schema_problem
+from archive.settings import Settings
+from service import problems
+from service.context import AppContext
+from service.deps import require_principal
+from service.logging import configure as configure_logging
+from service.middleware import RequestEnvelope
+from service.routers import auth, health, identity
+
+# Reachable without a token, on purpose. Anything else unauthenticated fails a test.
+PUBLIC_ROUTES = frozenset({
+    "/healthz", "/readyz", "/metrics", "/api/v1/auth/token",
+    "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+})
+
+DESCRIPTION = """Secure customer archive: encrypted dossiers, purpose-bound access, an append-only
+hash-chained access log. Sign in at `POST /api/v1/auth/token`, then send
+`Authorization: Bearer <token>`; reads of customer data also need `X-Purpose`.
+Errors are `application/problem+json` (RFC 9457)."""
+
+
+class UnmigratedDatabase(RuntimeError):
+    pass
+
+
+def create_app(ctx: AppContext | None = None) -> FastAPI:
+    ctx = ctx or AppContext.from_settings(Settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        why = schema_problem(ctx.db.engine)
+        if why:
+            raise UnmigratedDatabase(f"refusing to serve: {why}")
+        yield
+
+    app = FastAPI(title="Customer Archive", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.ctx = ctx
+    problems.install(app)
+    app.add_middleware(RequestEnvelope, max_body_bytes=ctx.settings.server.max_upload_bytes)
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    authenticated = [Depends(require_principal)]
+    app.include_router(identity.router, dependencies=authenticated)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Entry point for `uvicorn --factory` worker processes."""
+    settings = Settings()
+    configure_logging(json=(settings.server.log_format or ("json" if settings.production else "console")) == "json",
+                      level=settings.server.log_level)
+    return create_app(AppContext.from_settings(settings))

@@ -1,0 +1,229 @@
+"""The `archive` command line (typer). Long work shows a progress bar; `--help` everywhere."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from archive.db import Database
+from archive.errors import ArchiveError
+from archive.identity.repository import IdentityRepository
+from archive.identity.service import IdentityService, NewUser
+from archive.migrate import schema_problem, upgrade
+from archive.settings import Settings
+from service.context import AppContext
+
+app = typer.Typer(help="Secure customer archive: serve, seed the demo, manage users, keys and the audit log.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Staff users and customer logins.", no_args_is_help=True)
+departments_app = typer.Typer(help="Departments.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(departments_app, name="departments")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _context() -> AppContext:
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return AppContext.from_settings(settings, Database.from_url(settings.database_url, pool_size=2))
+
+
+
+# --- serving ---------------------------------------------------------------------------------
+def _database_problem(settings: Settings) -> str | None:
+    """Why the configured database cannot be served, in words an operator can act on."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if settings.database_url.startswith("sqlite") and not (settings.data_dir / "archive.db").exists():
+        if not settings.database.database_url:
+            return (f"there is no database in {settings.data_dir}: run `archive demo --no-serve` "
+                    "or `archive db upgrade` first (or set ARCHIVE_DATA_DIR)")
+    db = Database.from_url(settings.database_url, pool_size=1)
+    try:
+        return schema_problem(db.engine)
+    except SQLAlchemyError as exc:
+        return f"cannot reach the database ({type(exc).__name__}); check ARCHIVE_DATABASE_URL"
+    finally:
+        db.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+) -> None:
+    """Serve the HTTP API and console from an existing, migrated database."""
+    import uvicorn
+
+    settings = Settings()
+    if settings.production:
+        problems = settings.problems_for_production()
+        if problems:
+            fail("refusing to start in production:\n  - " + "\n  - ".join(problems)
+                 + "\nSet these (or mount them under ARCHIVE_SECRETS_DIR) and start again.")
+    if why := _database_problem(settings):
+        fail(f"refusing to serve: {why}")
+    out.print(f"Serving on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''}); docs at /docs")
+    uvicorn.run("service.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+                access_log=False, log_config=None, proxy_headers=False)
+
+
+@app.command()
+def demo(
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Seed the data directory and exit.")] = False,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Create the database and demo data under ARCHIVE_DATA_DIR, print the logins, serve."""
+    from archive import demo as demo_data
+
+    settings = Settings()
+    if settings.production:
+        fail("the demo never runs with ARCHIVE_ENV=production")
+    ctx = _context()
+    with out.status("Migrating the database…"):
+        upgrade(ctx.db.engine)
+    password = (settings.server.demo_password.get_secret_value() if settings.server.demo_password
+                else secrets.token_urlsafe(12))
+    with out.status("Seeding demo data…"):
+        logins = demo_data.seed(ctx.db, ctx.passwords, password)
+    ctx.db.dispose()
+    table = Table("username", "roles", "department", title="Demo logins")
+    for login in logins:
+        table.add_row(login.username, ", ".join(login.roles), login.department or "—")
+    out.print(table)
+    # Plain lines, never wrapped or cut, so scripts and people can copy them.
+    print(f"Data directory: {settings.data_dir}")
+    print(f"Password for every demo login: {password}")
+    if no_serve:
+        return
+    out.print(f"Try: curl -d 'username=sales_rep&password={password}' http://{host}:{port}/api/v1/auth/token")
+    serve(host=host, port=port, workers=1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply schema migrations (Alembic) up to REVISION."""
+    ctx = _context()
+    upgrade(ctx.db.engine, revision)
+    out.print(f"Database at {revision}.")
+
+
+# --- users and departments ---------------------------------------------------------------------
+def _run(action):  # type: ignore[no-untyped-def]
+    ctx = _context()
+    try:
+        with ctx.db.unit_of_work() as uow:
+            return action(IdentityService(IdentityRepository(uow.session), ctx.passwords))
+    except ArchiveError as exc:
+        fail(exc.detail + "".join(f"\n  {e.field}: {e.message}" for e in exc.errors))
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    roles: Annotated[list[str], typer.Option("--role", help="Role id; repeat for several.")],
+    department: Annotated[str | None, typer.Option(help="Department code.")] = None,
+    display_name: Annotated[str, typer.Option(help="Name shown to people.")] = "",
+    password: Annotated[str | None, typer.Option(help="Initial password; prompted when omitted.",
+                                                 envvar="ARCHIVE_NEW_USER_PASSWORD")] = None,
+) -> None:
+    """Add a staff user."""
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _run(lambda svc: svc.add_user(NewUser(username=username, display_name=display_name, password=password,
+                                          roles=roles, department_code=department)))
+    out.print(f"Added {username}.")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users with their roles and departments."""
+    table = Table("username", "kind", "roles", "department", "disabled")
+
+    def rows(svc: IdentityService) -> None:
+        for u in svc.users(limit=10_000):
+            table.add_row(u.username, u.kind, ", ".join(u.roles), u.department.code if u.department else "—",
+                          "yes" if u.disabled else "")
+
+    _run(rows)
+    out.print(table)
+
+
+@users_app.command("disable")
+def users_disable(username: str) -> None:
+    """Disable a user; their tokens stop working at once."""
+    _run(lambda svc: svc.set_disabled(svc.user_by_username(username), True))
+    out.print(f"Disabled {username}.")
+
+
+@users_app.command("set-roles")
+def users_set_roles(username: str, roles: Annotated[list[str], typer.Argument(help="Role ids.")]) -> None:
+    """Replace a user's roles (their old tokens stop working)."""
+    _run(lambda svc: svc.set_roles(svc.user_by_username(username), roles))
+    out.print(f"{username}: {', '.join(sorted(roles))}.")
+
+
+@users_app.command("revoke-sessions")
+def users_revoke(username: str) -> None:
+    """Revoke every token the user holds."""
+    _run(lambda svc: svc.revoke_sessions(svc.user_by_username(username)))
+    out.print(f"Revoked all sessions of {username}.")
+
+
+@departments_app.command("add")
+def departments_add(code: str, name: str) -> None:
+    """Add a department."""
+    _run(lambda svc: svc.add_department(code, name))
+    out.print(f"Added department {code.upper()}.")
+
+
+@departments_app.command("list")
+def departments_list() -> None:
+    """List departments."""
+    table = Table("code", "name")
+    _run(lambda svc: [table.add_row(d.code, d.name) for d in svc.departments()])
+    out.print(table)
+
+
+# --- the scheduler ---------------------------------------------------------------------------
+@app.command()
+def worker(
+    tick: Annotated[float | None, typer.Option(help="Seconds between ticks (default from settings).")] = None,
+    once: Annotated[bool, typer.Option(help="Run one tick and exit.")] = False,
+) -> None:
+    """Run scheduled jobs. Several workers elect one leader, so nothing runs twice."""
+    from archive.jobs.scheduler import serve_forever
+
+    settings = Settings()
+    if why := _database_problem(settings):
+        fail(f"refusing to run: {why}")
+    ctx = _context()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    serve_forever(ctx.db, tick_seconds=tick or settings.worker.worker_tick_seconds,
+                  lock_path=settings.data_dir / "worker.lock", once=once)
+
+
+def main() -> None:
+    from service.logging import configure
+
+    settings_env = os.environ.get("ARCHIVE_ENV", "development")
+    configure(json=settings_env == "production", level=os.environ.get("ARCHIVE_LOG_LEVEL", "WARNING"))
+    app()

@@ -1,0 +1,55 @@
+"""What one process needs to serve: settings, database, passwords, tokens, throttle.
+Built once per process (`AppContext.from_settings`) and kept on `app.state.ctx`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archive.db import Database
+from archive.identity.passwords import Passwords
+from archive.identity.throttle import LoginThrottle
+from archive.identity.tokens import OidcVerifier, TokenService
+from archive.settings import Settings
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    passwords: Passwords
+    tokens: TokenService
+    throttle: LoginThrottle
+
+    @classmethod
+    def from_settings(cls, settings: Settings, db: Database | None = None) -> AppContext:
+        auth = settings.auth
+        return cls(
+            settings=settings,
+            db=db or Database.from_url(settings.database_url, pool_size=settings.database.database_pool_size,
+                                       echo=settings.database.database_echo),
+            passwords=Passwords(time_cost=auth.argon2_time_cost, memory_cost=auth.argon2_memory_cost,
+                                parallelism=auth.argon2_parallelism),
+            tokens=token_service(settings),
+            throttle=LoginThrottle(per_user=auth.login_attempts_per_user,
+                                   per_address=auth.login_attempts_per_address,
+                                   storage_uri=auth.rate_limit_storage),
+        )
+
+
+def token_service(settings: Settings) -> TokenService:
+    auth = settings.auth
+    if auth.jwt_algorithm == "HS256":
+        secret = settings.jwt_signing_secret()
+        signing, verifying = secret, secret
+    else:
+        if auth.jwt_private_key is None or auth.jwt_public_key is None:
+            raise RuntimeError("ARCHIVE_JWT_PRIVATE_KEY and ARCHIVE_JWT_PUBLIC_KEY are required for "
+                               f"{auth.jwt_algorithm}")
+        signing, verifying = auth.jwt_private_key.get_secret_value(), auth.jwt_public_key
+    oidc = None
+    if auth.oidc_issuer and auth.oidc_jwks_url:
+        oidc = OidcVerifier(issuer=auth.oidc_issuer, jwks_url=auth.oidc_jwks_url,
+                            audience=auth.oidc_audience or auth.jwt_audience, algorithm=auth.oidc_algorithm)
+    return TokenService(algorithm=auth.jwt_algorithm, signing_key=signing, verifying_key=verifying,
+                        issuer=auth.jwt_issuer, audience=auth.jwt_audience,
+                        ttl_seconds=auth.token_ttl_seconds, oidc=oidc)

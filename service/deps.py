@@ -1,0 +1,82 @@
+"""Everything routers inject, as `Annotated` aliases: the context, a database session, the
+caller. Authentication is applied at router mount (`require_principal`), not per route."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from archive.db import UnitOfWork
+from archive.errors import AuthenticationFailed, Forbidden
+from archive.identity.principal import Principal
+from archive.identity.repository import IdentityRepository
+from archive.identity.service import IdentityService
+from archive.vocabulary import Role
+from service.context import AppContext
+
+bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
+
+
+def get_context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+Context = Annotated[AppContext, Depends(get_context)]
+
+
+def get_uow(ctx: Context) -> Iterator[UnitOfWork]:
+    """This request's unit of work. Nothing here commits: the route (or the gate) commits
+    explicitly before its response is built; what is left uncommitted is rolled back."""
+    with ctx.db.session_factory() as session:
+        yield UnitOfWork(session)
+
+
+Uow = Annotated[UnitOfWork, Depends(get_uow)]
+
+
+def get_identity(ctx: Context, uow: Uow) -> IdentityService:
+    return IdentityService(IdentityRepository(uow.session), ctx.passwords)
+
+
+Identity = Annotated[IdentityService, Depends(get_identity)]
+
+
+def require_principal(
+    request: Request,
+    ctx: Context,
+    identity: Identity,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationFailed("Sign in first: send `Authorization: Bearer <token>`.")
+    claims = ctx.tokens.verify(credentials.credentials)
+    principal = identity.principal_for_token(claims)
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+
+
+def require_admin(principal: CurrentPrincipal) -> Principal:
+    if not principal.has_role(Role.ADMIN):
+        raise Forbidden("Only an administrator may manage users and departments.")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+def client_address(request: Request, ctx: Context) -> str:
+    if ctx.settings.server.trust_proxy_headers:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(client_address)]

@@ -1,0 +1,48 @@
+"""Liveness, readiness and metrics: public, so orchestrators and scrapers need no token."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from sqlalchemy import text
+
+from archive.migrate import schema_problem
+from service.deps import Context
+from service.problems import problem
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: database reachable and schema current", response_model=None)
+def readyz(ctx: Context) -> dict[str, object] | Response:
+    checks: dict[str, str] = {}
+    try:
+        with ctx.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        problem_text = schema_problem(ctx.db.engine)
+        checks["migrations"] = problem_text or "ok"
+    except Exception as exc:  # readiness reports, it does not raise
+        checks["database"] = f"unreachable ({type(exc).__name__})"
+    if all(v == "ok" for v in checks.values()):
+        return {"status": "ready", "checks": checks}
+    return problem(503, slug="not-ready", title="Not ready", detail="; ".join(
+        f"{k}: {v}" for k, v in checks.items() if v != "ok"), checks=checks)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics() -> Response:
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        data = generate_latest(registry)
+    else:
+        data = generate_latest()
+    return Response(data, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,65 @@
+"""HTTP request and response shapes (the public contract in API.md)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(None, description="Pass as `?cursor=` for the next page; null at the end.")
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class DepartmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=32, description="Short code people use, e.g. `SALES`.")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class DepartmentOut(BaseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    username: str
+    display_name: str
+    kind: str = Field(description="`staff` or `customer`.")
+    roles: list[str]
+    department: str | None = Field(description="Department code.")
+    disabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    display_name: str = Field("", max_length=200)
+    password: str = Field(min_length=10, max_length=1024, description="At least 10 characters.")
+    roles: list[str] = Field(min_length=1, description="Role ids from the vocabulary (DOMAIN.md).")
+    department: str | None = Field(None, description="Department code.")
+    kind: str = Field("staff", pattern="^(staff|customer)$")
+    customer_id: uuid.UUID | None = Field(None, description="For a customer login: the customer it speaks for.")
+
+
+class UserPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    roles: list[str] | None = None
+    department: str | None = None
+    disabled: bool | None = None
+    password: str | None = Field(None, min_length=10, max_length=1024)

@@ -1,0 +1,46 @@
+"""The scheduler: one leader among several `archive worker` processes; one run per tick."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from archive.db import Database, make_engine
+from archive.jobs.models import JobRun
+from archive.jobs.scheduler import REGISTRY, run_tick
+from tests.processes import ARCHIVE, env_with, stop
+
+
+def test_a_tick_runs_each_job_once(db):
+    assert run_tick(db, "1000", worker="a") == list(REGISTRY)
+    assert run_tick(db, "1000", worker="b") == []  # the (job, tick) row refuses a second run
+    assert run_tick(db, "1001", worker="b") == list(REGISTRY)
+
+
+@pytest.mark.slow
+def test_two_worker_processes_on_postgresql_run_the_job_once_per_tick(pg_database_url, pg_engine, tmp_path):
+    env = env_with(ARCHIVE_DATABASE_URL=pg_database_url, ARCHIVE_DATA_DIR=str(tmp_path), ARCHIVE_LOG_LEVEL="INFO")
+    procs = [subprocess.Popen([ARCHIVE, "worker", "--tick", "0.5"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, start_new_session=True) for _ in range(2)]
+    started = time.time()
+    try:
+        time.sleep(6)
+    finally:
+        for proc in procs:
+            stop(proc)
+    outputs = [p.communicate()[0].decode() for p in procs]
+    engine = make_engine(pg_database_url, pool_size=0)
+    with Database(engine).unit_of_work() as uow:
+        runs = uow.session.scalars(select(JobRun).where(JobRun.job == "heartbeat")).all()
+    engine.dispose()
+    ticks = Counter(r.tick for r in runs)
+    assert len(runs) >= 6, outputs  # ~12 ticks in 6 s at 0.5 s
+    assert max(ticks.values()) == 1
+    assert len({r.worker for r in runs}) == 1, "both workers ran jobs: no single leader"
+    assert all(r.outcome == "done" for r in runs)
+    assert any("worker.standby" in out for out in outputs), outputs
+    assert time.time() - started < 60
