@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEMO_JWT_SECRET_FILE = "jwt-secret.demo"
+DEMO_JWT_SECRET_FILE = "jwt-secret.demo"  # noqa: S105 (a file name, not a secret)
 MIN_JWT_SECRET_BYTES = 32
 
 

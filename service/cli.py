@@ -6,6 +6,7 @@ import os
 import secrets
 import signal
 import sys
+from collections.abc import Callable
 from typing import Annotated, NoReturn
 
 import typer
@@ -50,10 +51,9 @@ def _database_problem(settings: Settings) -> str | None:
     """Why the configured database cannot be served, in words an operator can act on."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    if settings.database_url.startswith("sqlite") and not (settings.data_dir / "archive.db").exists():
-        if not settings.database.database_url:
-            return (f"there is no database in {settings.data_dir}: run `archive demo --no-serve` "
-                    "or `archive db upgrade` first (or set ARCHIVE_DATA_DIR)")
+    if not settings.database.database_url and not (settings.data_dir / "archive.db").exists():
+        return (f"there is no database in {settings.data_dir}: run `archive demo --no-serve` "
+                "or `archive db upgrade` first (or set ARCHIVE_DATA_DIR)")
     db = Database.from_url(settings.database_url, pool_size=1)
     try:
         return schema_problem(db.engine)
@@ -127,7 +127,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 # --- users and departments ---------------------------------------------------------------------
-def _run(action):  # type: ignore[no-untyped-def]
+def _run(action: Callable[[IdentityService], object]) -> object:
     ctx = _context()
     try:
         with ctx.db.unit_of_work() as uow:
@@ -199,7 +199,12 @@ def departments_add(code: str, name: str) -> None:
 def departments_list() -> None:
     """List departments."""
     table = Table("code", "name")
-    _run(lambda svc: [table.add_row(d.code, d.name) for d in svc.departments()])
+
+    def rows(svc: IdentityService) -> None:
+        for d in svc.departments():
+            table.add_row(d.code, d.name)
+
+    _run(rows)
     out.print(table)
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
-
 import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -94,7 +92,7 @@ class RequestEnvelope:
         return limited
 
 
-def _route_of(scope: dict[str, Any]) -> str:
+def _route_of(scope: Scope) -> str:
     """The route template (`/api/v1/users/{user_id}`), never the concrete path."""
     route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)

@@ -18,7 +18,7 @@ class Page(BaseModel, Generic[T]):
 
 class TokenOut(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 (the OAuth2 token type)
     expires_in: int = Field(description="Seconds until the token expires.")
 
 

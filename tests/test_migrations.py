@@ -23,8 +23,9 @@ def test_empty_database_is_refused_with_a_clear_message(tmp_path):
     from archive.db import Database
 
     app = create_app(make_context(Database(engine), tmp_path))
-    import anyio
     from contextlib import asynccontextmanager  # noqa: F401
+
+    import anyio
 
     async def start() -> None:
         async with app.router.lifespan_context(app):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from archive.identity.models import Department, User
@@ -28,7 +28,7 @@ class IdentityRepository:
         self.session.add(obj)
         self.session.flush()
 
-    def _users(self):  # type: ignore[no-untyped-def]
+    def _users(self) -> Select[User]:
         return select(User).options(selectinload(User.role_rows), selectinload(User.department))
 
     def user_by_username(self, username: str) -> User | None:

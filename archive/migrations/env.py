@@ -3,6 +3,8 @@ the settings when `alembic` is run by hand."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from alembic import context
 
 from archive import models_registry  # noqa: F401  (imports every model so metadata is complete)
@@ -25,7 +27,7 @@ def run() -> None:
     engine.dispose()
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: object, autogen_context: object) -> str | Literal[False]:
     """Render our UTC type as a plain timestamp, so migrations never import app code."""
     from archive.db import UTCDateTime
 

@@ -41,7 +41,7 @@ def readyz(ctx: Context) -> dict[str, object] | Response:
 def metrics() -> Response:
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         data = generate_latest(registry)
     else:
         data = generate_latest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -49,7 +50,7 @@ def test_two_worker_processes_on_postgresql_run_the_job_once_per_tick(pg_databas
     # One leader: the workers never alternate. (At shutdown the standby may take over for the
     # last tick if the leader exits first; that is fail-over, not a second leader.)
     order = [r.worker for r in sorted(runs, key=lambda r: int(r.tick))]
-    handovers = sum(1 for a, b in zip(order, order[1:], strict=False) if a != b)
+    handovers = sum(1 for a, b in itertools.pairwise(order) if a != b)
     assert handovers <= 1, order
     assert order.count(order[0]) >= len(order) - 1, order
     assert all(r.outcome == "done" for r in runs)
