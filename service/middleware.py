@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+
 import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
