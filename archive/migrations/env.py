@@ -9,9 +9,10 @@ from alembic import context
 
 from archive import models_registry  # noqa: F401  (imports every model so metadata is complete)
 from archive.db import Base, make_engine
+from audit import tables as audit_tables
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = [Base.metadata, audit_tables.metadata]
 
 
 def run() -> None:
