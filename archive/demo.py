@@ -6,12 +6,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from archive.auditing import Auditor, system_actor
 from archive.db import Database
 from archive.identity.models import User
 from archive.identity.passwords import Passwords
 from archive.identity.repository import IdentityRepository
 from archive.identity.service import IdentityService, NewUser
 from archive.vocabulary import Role
+from audit.chain import integrate
+from audit.events import AuditAction
 
 DEPARTMENTS = {
     "SALES": "销售一部 Sales",
@@ -56,10 +59,13 @@ def seed(db: Database, passwords: Passwords, password: str) -> list[DemoLogin]:
             _ensure(identity, NewUser(username=role.value, display_name=role.value.replace("_", " ").title(),
                                       password=password, roles=[role.value], department_code=department), password)
             logins.append(DemoLogin(role.value, [role.value], department))
+        Auditor(system_actor("cli:demo")).record(uow.session, AuditAction.SYSTEM_SEEDED, resource_type="demo",
+                                                 extra={"users": str(len(logins) + 1)})
         _ensure(identity, NewUser(username="customer", display_name="Demo customer", password=password,
                                   roles=[Role.CUSTOMER.value], kind="customer", customer_id=DEMO_CUSTOMER_ID),
                 password)
         logins.append(DemoLogin("customer", [Role.CUSTOMER.value], None))
+    integrate(db.engine)
     return logins
 
 

@@ -70,7 +70,8 @@ def integrate_batch(conn: Connection, *, full_scan: bool = False, batch: int = 5
     if not rows:
         return 0
     chained_us = now_us()
-    chain_rows, link_rows = [], []
+    chain_rows: list[dict[str, object]] = []
+    link_rows: list[dict[str, object]] = []
     for row in rows:
         seq += 1
         digest = link(prev, canonical(row))

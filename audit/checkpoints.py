@@ -19,7 +19,8 @@ MAGIC = b"ACPv1"
 
 
 class Signer(Protocol):
-    key_id: str
+    @property
+    def key_id(self) -> str: ...
 
     def sign(self, data: bytes) -> bytes: ...
 
@@ -62,7 +63,8 @@ def make(conn: Connection, signer: Signer) -> Checkpoint | None:
     if last == seq:
         return latest(conn)
     made = now_us()
-    checkpoint = Checkpoint(seq, digest, made, signer.key_id, signer.sign(signed_bytes(seq, digest, made, signer.key_id)))
+    signature = signer.sign(signed_bytes(seq, digest, made, signer.key_id))
+    checkpoint = Checkpoint(seq, digest, made, signer.key_id, signature)
     conn.execute(insert(checkpoints), {"seq": seq, "hash": digest, "made_us": made, "key_id": signer.key_id,
                                        "signature": checkpoint.signature})
     return checkpoint

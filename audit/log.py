@@ -9,7 +9,7 @@ import time
 import uuid
 
 import uuid_utils
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.orm import Session
 
 from audit.canonical import FORMAT
@@ -27,7 +27,8 @@ def new_event_id() -> uuid.UUID:
     return uuid.UUID(bytes=uuid_utils.uuid7().bytes)
 
 
-def row_of(draft: EventDraft, *, event_id: uuid.UUID | None = None, occurred_us: int | None = None) -> dict[str, object]:
+def row_of(draft: EventDraft, *, event_id: uuid.UUID | None = None,
+           occurred_us: int | None = None) -> dict[str, object]:
     actor = draft.actor
     return {
         "id": event_id or new_event_id(),
@@ -68,3 +69,21 @@ def append_many(target: Session | Connection, drafts: list[EventDraft]) -> list[
     if rows:
         target.execute(_INSERT, rows)
     return [r["id"] for r in rows]  # type: ignore[misc]
+
+
+def probe_writable(engine: Engine) -> bool:
+    """Whether an event could be written now: insert a probe event and roll it back."""
+    from audit.events import Actor, ActorKind, AuditAction, Decision
+
+    probe = EventDraft(actor=Actor(ActorKind.SYSTEM, "readyz"), action=AuditAction.AUDIT_READ,
+                       decision=Decision.ALLOWED)
+    try:
+        with engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                append(conn, probe)
+            finally:
+                transaction.rollback()
+    except Exception:
+        return False
+    return True

@@ -147,7 +147,8 @@ def verify_checkpoints(conn: Connection, report: Report, verifier: Verifier, at:
     for checkpoint in [*listed(conn, limit=1_000_000), *extra]:
         report.checkpoints_checked += 1
         if not verifier.verify(checkpoint.key_id, checkpoint.payload(), checkpoint.signature):
-            report.damage.append(Damage(checkpoint.seq, "forged checkpoint", "the checkpoint signature does not verify"))
+            report.damage.append(Damage(checkpoint.seq, "forged checkpoint",
+                                        "the checkpoint signature does not verify"))
         elif checkpoint.seq > report.head_seq and not report.damage:
             report.damage.append(Damage(report.head_seq + 1, "truncated",
                                         f"the chain ends at {report.head_seq}, a checkpoint signed {checkpoint.seq}"))

@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 
 from archive.migrate import schema_problem
 from archive.settings import Settings
+from audit.chain import SequencerThread
 from service import problems
 from service.context import AppContext
 from service.deps import require_principal
@@ -41,7 +42,15 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         why = schema_problem(ctx.db.engine)
         if why:
             raise UnmigratedDatabase(f"refusing to serve: {why}")
-        yield
+        # The chain keeps up without `archive worker`: every serving process runs a sequencer
+        # (one integrates at a time) and drains it on the way out.
+        sequencer = SequencerThread(ctx.db.engine)
+        app.state.sequencer = sequencer
+        sequencer.start()
+        try:
+            yield
+        finally:
+            sequencer.stop()
 
     app = FastAPI(title="Customer Archive", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.ctx = ctx

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from archive.auditing import Auditor
 from archive.db import Database
 from archive.errors import ArchiveError
 from archive.identity.repository import IdentityRepository
 from archive.identity.service import IdentityService, NewUser
 from archive.migrate import schema_problem, upgrade
 from archive.settings import Settings
+from audit.events import AuditAction
 from service.context import AppContext
 
 app = typer.Typer(help="Secure customer archive: serve, seed the demo, manage users, keys and the audit log.",
@@ -29,6 +33,8 @@ departments_app = typer.Typer(help="Departments.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(departments_app, name="departments")
+audit_app = typer.Typer(help="The access log: verify it, sign checkpoints.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 out = Console()
 err = Console(stderr=True)
@@ -127,13 +133,22 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 # --- users and departments ---------------------------------------------------------------------
-def _run(action: Callable[[IdentityService], object]) -> object:
+def _run(action: Callable[[IdentityService], object], event: AuditAction | None = None) -> object:
+    """Run one identity action as the `system` actor, audited, and chain the event before exit."""
+    from archive.auditing import system_actor
+    from audit.chain import integrate
+
     ctx = _context()
     try:
         with ctx.db.unit_of_work() as uow:
-            return action(IdentityService(IdentityRepository(uow.session), ctx.passwords))
+            result = action(IdentityService(IdentityRepository(uow.session), ctx.passwords))
+            if event is not None:
+                Auditor(system_actor()).record(uow.session, event, resource_type="user",
+                                               resource_id=str(getattr(result, "id", "")))
     except ArchiveError as exc:
         fail(exc.detail + "".join(f"\n  {e.field}: {e.message}" for e in exc.errors))
+    integrate(ctx.db.engine)
+    return result
 
 
 @users_app.command("add")
@@ -149,7 +164,7 @@ def users_add(
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     _run(lambda svc: svc.add_user(NewUser(username=username, display_name=display_name, password=password,
-                                          roles=roles, department_code=department)))
+                                          roles=roles, department_code=department)), AuditAction.USER_CREATED)
     out.print(f"Added {username}.")
 
 
@@ -170,28 +185,28 @@ def users_list() -> None:
 @users_app.command("disable")
 def users_disable(username: str) -> None:
     """Disable a user; their tokens stop working at once."""
-    _run(lambda svc: svc.set_disabled(svc.user_by_username(username), True))
+    _run(lambda svc: svc.set_disabled(svc.user_by_username(username), True), AuditAction.USER_CHANGED)
     out.print(f"Disabled {username}.")
 
 
 @users_app.command("set-roles")
 def users_set_roles(username: str, roles: Annotated[list[str], typer.Argument(help="Role ids.")]) -> None:
     """Replace a user's roles (their old tokens stop working)."""
-    _run(lambda svc: svc.set_roles(svc.user_by_username(username), roles))
+    _run(lambda svc: svc.set_roles(svc.user_by_username(username), roles), AuditAction.USER_CHANGED)
     out.print(f"{username}: {', '.join(sorted(roles))}.")
 
 
 @users_app.command("revoke-sessions")
 def users_revoke(username: str) -> None:
     """Revoke every token the user holds."""
-    _run(lambda svc: svc.revoke_sessions(svc.user_by_username(username)))
+    _run(lambda svc: svc.revoke_sessions(svc.user_by_username(username)), AuditAction.USER_SESSIONS_REVOKED)
     out.print(f"Revoked all sessions of {username}.")
 
 
 @departments_app.command("add")
 def departments_add(code: str, name: str) -> None:
     """Add a department."""
-    _run(lambda svc: svc.add_department(code, name))
+    _run(lambda svc: svc.add_department(code, name), AuditAction.DEPARTMENT_CREATED)
     out.print(f"Added department {code.upper()}.")
 
 
@@ -206,6 +221,52 @@ def departments_list() -> None:
 
     _run(rows)
     out.print(table)
+
+
+# --- the audit log ----------------------------------------------------------------------------
+@audit_app.command("verify")
+def audit_verify(
+    against: Annotated[Path | None, typer.Option(help="A checkpoint file exported earlier and kept outside.",
+                                                 exists=True, dir_okay=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Recompute the hash chain and check every checkpoint signature. Exit 1 on any damage."""
+    from archive.auditing import system_actor
+    from archive.auditlog import verify_log
+
+    ctx = _context()
+    with out.status("Verifying the access log…"):
+        report = verify_log(ctx.db, ctx.checkpoint_keys, Auditor(system_actor("cli:audit verify")), against=against)
+    if as_json:
+        print(json.dumps(report.to_json()))
+    elif report.ok:
+        out.print(f"[green]intact[/]: {report.checked} events chained, head {report.head_seq}, "
+                  f"{report.checkpoints_checked} checkpoint(s) verified, {report.pending} pending")
+    else:
+        first = report.first
+        assert first is not None
+        err.print(f"[bold red]DAMAGED[/] at sequence {first.seq}: {first.kind} — {first.detail}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    export: Annotated[Path | None, typer.Option(help="Also write the signed checkpoint to this file.")] = None,
+) -> None:
+    """Sign the current head of the chain (Ed25519) and store the checkpoint."""
+    from archive.auditing import system_actor
+    from archive.auditlog import make_checkpoint
+
+    ctx = _context()
+    checkpoint = make_checkpoint(ctx.db.engine, ctx.checkpoint_keys, Auditor(system_actor("cli:audit checkpoint")))
+    if checkpoint is None:
+        fail("the log is empty: nothing to sign")
+    if export:
+        from audit.checkpoints import export as export_file
+
+        export_file(checkpoint, export)
+    out.print(f"Checkpoint at sequence {checkpoint.seq} signed with {checkpoint.key_id}"
+              + (f", exported to {export}" if export else ""))
 
 
 # --- the scheduler ---------------------------------------------------------------------------

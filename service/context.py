@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archive import keyfiles
 from archive.db import Database
 from archive.identity.passwords import Passwords
 from archive.identity.throttle import LoginThrottle
 from archive.identity.tokens import OidcVerifier, TokenService
+from archive.keyfiles import CheckpointKeys
 from archive.settings import Settings
+from audit.lookup import AuditLookup
 
 
 @dataclass
@@ -19,6 +22,8 @@ class AppContext:
     passwords: Passwords
     tokens: TokenService
     throttle: LoginThrottle
+    audit_lookup: AuditLookup
+    checkpoint_keys: CheckpointKeys
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database | None = None) -> AppContext:
@@ -33,6 +38,8 @@ class AppContext:
             throttle=LoginThrottle(per_user=auth.login_attempts_per_user,
                                    per_address=auth.login_attempts_per_address,
                                    storage_uri=auth.rate_limit_storage),
+            audit_lookup=keyfiles.audit_lookup(settings.keys_dir, create=not settings.production),
+            checkpoint_keys=keyfiles.checkpoint_keys(settings.keys_dir, create=not settings.production),
         )
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from archive.auditing import Auditor, actor_of
 from archive.db import UnitOfWork
 from archive.errors import AuthenticationFailed, Forbidden
 from archive.identity.principal import Principal
@@ -80,3 +81,15 @@ def client_address(request: Request, ctx: Context) -> str:
 
 
 ClientAddress = Annotated[str, Depends(client_address)]
+
+
+def request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+def get_auditor(request: Request, principal: CurrentPrincipal, address: ClientAddress) -> Auditor:
+    """Records events as the signed-in caller, tagged with this request."""
+    return Auditor(actor_of(principal), request_id(request), address)
+
+
+Audit = Annotated[Auditor, Depends(get_auditor)]

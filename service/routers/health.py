@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy import text
 
 from archive.migrate import schema_problem
+from audit.log import probe_writable as audit_writable
 from service.deps import Context
 from service.problems import problem
 
@@ -21,7 +22,7 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="Readiness: database reachable and schema current", response_model=None)
-def readyz(ctx: Context) -> dict[str, object] | Response:
+def readyz(request: Request, ctx: Context) -> dict[str, object] | Response:
     checks: dict[str, str] = {}
     try:
         with ctx.db.engine.connect() as conn:
@@ -29,6 +30,10 @@ def readyz(ctx: Context) -> dict[str, object] | Response:
         checks["database"] = "ok"
         problem_text = schema_problem(ctx.db.engine)
         checks["migrations"] = problem_text or "ok"
+        checks["audit_log"] = "ok" if audit_writable(ctx.db.engine) else "not writable"
+        sequencer = getattr(request.app.state, "sequencer", None)
+        if sequencer is not None and not sequencer.healthy:
+            checks["audit_chain"] = "sequencer failing"
     except Exception as exc:  # readiness reports, it does not raise
         checks["database"] = f"unreachable ({type(exc).__name__})"
     if all(v == "ok" for v in checks.values()):

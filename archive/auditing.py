@@ -1,0 +1,53 @@
+"""Writing audit events from the archive: who is acting (user, customer or system), in which
+request, and the rule that an act whose event cannot be written does not happen."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from archive.errors import Unavailable
+from archive.identity.principal import Principal
+from audit import log as audit_log
+from audit.events import Actor, ActorKind, AuditAction, Decision, EventDraft
+
+AUDIT_UNAVAILABLE = "The access log cannot be written right now, so nothing was done. Try again shortly."
+
+
+def actor_of(principal: Principal) -> Actor:
+    kind = ActorKind.CUSTOMER if principal.is_customer else ActorKind.USER
+    return Actor(kind, str(principal.id), principal.username, tuple(sorted(principal.roles)))
+
+
+def system_actor(command: str | None = None) -> Actor:
+    """A CLI command or the worker, with the OS user who ran it."""
+    try:
+        os_user = getpass.getuser()
+    except (KeyError, OSError):
+        os_user = str(os.getuid())
+    return Actor(ActorKind.SYSTEM, command or "cli:" + " ".join(sys.argv[1:3]), os_user)
+
+
+@dataclass(frozen=True, slots=True)
+class Auditor:
+    """Records events for one actor in one request (or one command)."""
+
+    actor: Actor
+    request_id: str = ""
+    client_address: str = ""
+
+    def record(self, session: Session | Connection, action: AuditAction | str,
+               decision: Decision = Decision.ALLOWED, **details: object) -> None:
+        """Insert the event in the session's transaction; the act commits with it or not at all."""
+        draft = EventDraft(actor=self.actor, action=action, decision=decision, request_id=self.request_id,
+                           client_address=self.client_address, **details)  # type: ignore[arg-type]
+        try:
+            audit_log.append(session, draft)
+        except SQLAlchemyError as exc:
+            raise Unavailable(AUDIT_UNAVAILABLE) from exc
