@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, status
 
 from archive.identity.models import User
 from archive.identity.service import NewUser
-from service.deps import AdminPrincipal, CurrentPrincipal, Identity, Uow
+from audit.events import AuditAction
+from service.deps import AdminPrincipal, Audit, CurrentPrincipal, Identity, Uow
 from service.schemas import DepartmentIn, DepartmentOut, Page, UserIn, UserOut, UserPatch
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
@@ -41,17 +42,20 @@ def list_users(
 
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED, summary="Add a user (admin)")
-def add_user(body: UserIn, _admin: AdminPrincipal, identity: Identity, uow: Uow) -> UserOut:
+def add_user(body: UserIn, _admin: AdminPrincipal, identity: Identity, uow: Uow, audit: Audit) -> UserOut:
     user = identity.add_user(NewUser(
         username=body.username, display_name=body.display_name, password=body.password, roles=body.roles,
         department_code=body.department, kind=body.kind, customer_id=body.customer_id,
     ))
+    audit.record(uow.session, AuditAction.USER_CREATED, resource_type="user", resource_id=str(user.id))
     uow.commit()
     return user_out(user)
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, summary="Change roles, department, password or disable")
-def patch_user(user_id: uuid.UUID, body: UserPatch, _admin: AdminPrincipal, identity: Identity, uow: Uow) -> UserOut:
+def patch_user(
+    user_id: uuid.UUID, body: UserPatch, _admin: AdminPrincipal, identity: Identity, uow: Uow, audit: Audit
+) -> UserOut:
     user = identity.get_user(user_id)
     fields = body.model_fields_set
     if "department" in fields:
@@ -62,14 +66,18 @@ def patch_user(user_id: uuid.UUID, body: UserPatch, _admin: AdminPrincipal, iden
         user = identity.set_disabled(user, body.disabled)
     if body.password is not None:
         identity.set_password(user, body.password)
+    audit.record(uow.session, AuditAction.USER_CHANGED, resource_type="user", resource_id=str(user_id),
+                 fields=tuple(sorted(fields)))
     uow.commit()
     return user_out(identity.get_user(user_id))
 
 
 @router.post("/users/{user_id}/revoke-sessions", response_model=UserOut,
              summary="Revoke every token the user holds (admin)")
-def revoke_sessions(user_id: uuid.UUID, _admin: AdminPrincipal, identity: Identity, uow: Uow) -> UserOut:
+def revoke_sessions(user_id: uuid.UUID, _admin: AdminPrincipal, identity: Identity, uow: Uow,
+                    audit: Audit) -> UserOut:
     user = identity.revoke_sessions(identity.get_user(user_id))
+    audit.record(uow.session, AuditAction.USER_SESSIONS_REVOKED, resource_type="user", resource_id=str(user_id))
     uow.commit()
     return user_out(user)
 
@@ -82,7 +90,10 @@ def list_departments(_admin: AdminPrincipal, identity: Identity) -> Page[Departm
 
 @router.post("/departments", response_model=DepartmentOut, status_code=status.HTTP_201_CREATED,
              summary="Add a department (admin)")
-def add_department(body: DepartmentIn, _admin: AdminPrincipal, identity: Identity, uow: Uow) -> DepartmentOut:
+def add_department(body: DepartmentIn, _admin: AdminPrincipal, identity: Identity, uow: Uow,
+                   audit: Audit) -> DepartmentOut:
     department = identity.add_department(body.code, body.name)
+    audit.record(uow.session, AuditAction.DEPARTMENT_CREATED, resource_type="department",
+                 resource_id=str(department.id))
     uow.commit()
     return DepartmentOut(id=department.id, code=department.code, name=department.name)
