@@ -55,6 +55,26 @@ def pg_database_url() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture
+def committed_pg_engine(pg_database_url: str) -> Iterator[Engine]:
+    """A migrated PostgreSQL database of its own, for tests that must really commit (the
+    audit tables cannot be cleaned afterwards). Dropped at the end of the test."""
+    name = f"archive_commit_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine(pg_database_url)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(make_url(pg_database_url).set(database=name).render_as_string(hide_password=False),
+                         pool_size=10)
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     path: Path = tmp_path_factory.mktemp("sqlite") / "archive.db"
@@ -83,6 +103,16 @@ def engine(request: pytest.FixtureRequest) -> Engine:
 def db(engine: Engine) -> Iterator[Database]:
     """A Database whose sessions all join one outer transaction, rolled back after the test:
     commits inside the test only release savepoints."""
+    yield from _rolled_back(engine)
+
+
+@pytest.fixture
+def pg_db(pg_engine: Engine) -> Iterator[Database]:
+    """As `db`, on PostgreSQL only (for what SQLite does not have, e.g. TRUNCATE)."""
+    yield from _rolled_back(pg_engine)
+
+
+def _rolled_back(engine: Engine) -> Iterator[Database]:
     connection = engine.connect()
     outer = connection.begin()
     factory = sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
@@ -103,3 +133,25 @@ def api(ctx) -> ApiClient:  # type: ignore[no-untyped-def]
     from service.app import create_app
 
     return ApiClient(create_app(ctx))
+
+
+# --- counting the PostgreSQL tests (CI fails when none ran or some were skipped) ----------------
+PG_FIXTURES = {"pg_engine", "pg_database_url", "committed_pg_engine", "pg_db"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_pg = callspec is not None and callspec.params.get("engine") == "postgresql"
+        if on_pg or PG_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker("postgresql")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    counts = {"passed": 0, "skipped": 0, "failed": 0}
+    for outcome in counts:
+        for report in terminalreporter.stats.get(outcome, []):
+            if "postgresql" in getattr(report, "keywords", {}) and (report.when == "call" or outcome == "skipped"):
+                counts[outcome] += 1
+    terminalreporter.write_line(
+        f"PostgreSQL tests: {counts['passed']} passed, {counts['skipped']} skipped, {counts['failed']} failed")

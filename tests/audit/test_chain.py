@@ -97,10 +97,14 @@ def test_update_and_delete_are_refused(conn, keys, statement):
 
 
 @pytest.mark.parametrize("table", ["audit_events", "audit_chain", "audit_event_customers", "audit_checkpoints"])
-def test_truncate_is_refused_on_postgresql(conn, table):
-    if conn.dialect.name != "postgresql":
-        pytest.skip("SQLite has no TRUNCATE")
-    chained(conn, 2)
+def test_truncate_is_refused_on_postgresql(pg_db, table):
+    with pg_db.session_factory() as session:
+        conn = session.connection()
+        chained(conn, 2)
+        _truncate_refused(conn, table)
+
+
+def _truncate_refused(conn, table: str) -> None:
     savepoint = conn.begin_nested()
     with pytest.raises(DatabaseError, match="append-only"):
         conn.execute(text(f"TRUNCATE {table} CASCADE"))
