@@ -29,7 +29,7 @@ bench: $(STAMP)
 		name=$$(basename $$script .py); \
 		case "$$name" in _*) continue;; esac; \
 		if [ -n "$(ONLY)" ] && [ "$$name" != "$(ONLY)" ]; then continue; fi; \
-		echo "== bench/$$name"; $(BIN)/python $$script; \
+		echo "== bench/$$name"; $(BIN)/python -m bench.$$name; \
 	done
 
 clean:
