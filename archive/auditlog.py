@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection
 
 from archive.auditing import Auditor
 from archive.db import Database
 from archive.keyfiles import CheckpointKeys
 from audit import checkpoints
-from audit.chain import integrate
+from audit.chain import integrate, integrate_batch
 from audit.checkpoints import Checkpoint
 from audit.events import AuditAction, Decision
 from audit.verify import Report, verify
@@ -32,10 +32,10 @@ def verify_log(db: Database, keys: CheckpointKeys, auditor: Auditor, *, against:
     return report
 
 
-def make_checkpoint(engine: Engine, keys: CheckpointKeys, auditor: Auditor) -> Checkpoint | None:
-    """Record the checkpoint event, chain everything, then sign the head (which includes it)."""
-    with engine.begin() as conn:
-        auditor.record(conn, AuditAction.AUDIT_CHECKPOINT, Decision.ALLOWED, resource_type="audit_log")
-    integrate(engine)
-    with engine.begin() as conn:
-        return checkpoints.make(conn, keys)
+def make_checkpoint(conn: Connection, keys: CheckpointKeys, auditor: Auditor) -> Checkpoint | None:
+    """In the caller's transaction: record the checkpoint event, chain everything pending, then
+    sign the head (which includes that event)."""
+    auditor.record(conn, AuditAction.AUDIT_CHECKPOINT, Decision.ALLOWED, resource_type="audit_log")
+    while integrate_batch(conn, full_scan=True):
+        pass
+    return checkpoints.make(conn, keys)

@@ -1,5 +1,17 @@
-"""TEMPORARY stub by the foundation work; the policy work replaces this file."""
+"""The words every layer shares, named once (STYLE.md item 11).
+
+Roles, purposes, actions, scopes, data categories and document kinds as StrEnums. The policy
+files under `policies/` use exactly these values; `tests/archive/policy/test_vocabulary.py`
+fails when a file names an unknown value or a value here is used by no policy.
+
+Adding an action is one line in `Action` plus its rows in `policies/*.csv`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class Role(StrEnum):
@@ -15,3 +27,171 @@ class Role(StrEnum):
     GENERAL_MANAGER = "general_manager"
     ADMIN = "admin"
     CUSTOMER = "customer"
+
+
+class Purpose(StrEnum):
+    """Why data is read (查阅用途); sent as `X-Purpose`. Details in `policies/purposes.yaml`."""
+
+    CUSTOMER_SERVICE = "customer_service"
+    SALES_FOLLOWUP = "sales_followup"
+    ADVISORY = "advisory"
+    CREDIT_REVIEW = "credit_review"
+    CONTRACT_MANAGEMENT = "contract_management"
+    COLLECTION = "collection"
+    GRADING = "grading"
+    REGISTER_REVIEW = "register_review"
+    JOINT_MARKETING = "joint_marketing"
+    PARTNER_SHARING = "partner_sharing"
+    ARCHIVE_MAINTENANCE = "archive_maintenance"
+    AUDIT = "audit"
+    REPORTING = "reporting"
+    DATA_SUBJECT_REQUEST = "data_subject_request"
+
+
+class Action(StrEnum):
+    """Actions on customer data; the same dotted names as the audit events."""
+
+    CUSTOMER_READ = "customer.read"
+    CUSTOMER_LIST = "customer.list"
+    CUSTOMER_SEARCH = "customer.search"
+    CUSTOMER_UPDATE = "customer.update"
+    CUSTOMER_CREATE = "customer.create"
+    DOCUMENT_LIST = "document.list"
+    DOCUMENT_READ = "document.read"  # metadata only
+    DOCUMENT_CONTENT_READ = "document.content.read"
+    DOCUMENT_UPLOAD = "document.upload"
+    JOINT_LIST_READ = "marketing.joint_list"
+    REPORT_READ = "report.read"
+
+
+class Scope(StrEnum):
+    """Which customers a rule reaches (DOMAIN.md "Who may read what")."""
+
+    OWN = "own"  # customers the user owns
+    DEPARTMENT = "department"  # customers owned by the user's department
+    ALL = "all"
+    LOAN = "loan"  # only what an active loan bound to the same purpose grants
+    SELF = "self"  # the customer's own record
+    METADATA = "metadata"  # every customer, metadata only
+    AGGREGATES = "aggregates"  # no single record: reports only
+    JOINT_LIST = "joint_list"  # the joint-marketing list only
+    BREAK_GLASS = "break_glass"  # the one customer an active break-glass names
+    NONE = "none"  # no customer (the scope column of deny rules)
+
+
+class Via(StrEnum):
+    """How the access is made: normally, or under an open break-glass."""
+
+    STANDARD = "standard"
+    BREAK_GLASS = "break_glass"
+
+
+class Effect(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+class DataCategory(StrEnum):
+    """004 客户资料保密制度 第三条: 基本, 帐务, 信用, 投资, 保险."""
+
+    BASIC = "basic"
+    ACCOUNT = "account"
+    CREDIT = "credit"
+    INVESTMENT = "investment"
+    INSURANCE = "insurance"
+
+
+class FieldGroup(StrEnum):
+    """The three groups of `basic`, so a purpose can admit less than all of it."""
+
+    PROFILE = "profile"
+    CONTACT = "contact"
+    IDENTITY = "identity"
+
+
+class DocumentFile(StrEnum):
+    """The file (part of the dossier) a document kind belongs to."""
+
+    CONTRACT = "contract"
+    CREDIT = "credit"
+    SERVICE = "service"
+    CONSENT = "consent"
+    HOLDINGS = "holdings"
+
+
+class DocumentKind(StrEnum):
+    # contract file, account
+    NEGOTIATION_RECORD = "negotiation_record"
+    FEASIBILITY_STUDY = "feasibility_study"
+    CONTRACT_CORRESPONDENCE = "contract_correspondence"
+    NOTARIAL_DOCUMENT = "notarial_document"
+    CONTRACT_ORIGINAL = "contract_original"
+    CONTRACT_COPY = "contract_copy"
+    CONTRACT_AMENDMENT = "contract_amendment"
+    TERMINATION_AGREEMENT = "termination_agreement"
+    GOODS_ACCEPTANCE_RECORD = "goods_acceptance_record"
+    PAYMENT_VOUCHER = "payment_voucher"
+    # contract file, basic / identity
+    COUNTERPARTY_LICENCE = "counterparty_licence"
+    REPRESENTATIVE_CREDENTIALS = "representative_credentials"
+    POWER_OF_ATTORNEY = "power_of_attorney"
+    # contract file, credit
+    PERFORMANCE_CAPACITY_PROOF = "performance_capacity_proof"
+    GUARANTOR_DOCUMENTS = "guarantor_documents"
+    # credit file
+    CREDIT_APPLICATION = "credit_application"
+    CUSTOMER_SURVEY = "customer_survey"
+    CREDIT_APPROVAL = "credit_approval"
+    STANDARD_REPLY_LETTER = "standard_reply_letter"
+    CREDIT_FORM = "credit_form"
+    CREDIT_GRANT_MATERIAL = "credit_grant_material"
+    ANNUAL_REVIEW_REPORT = "annual_review_report"
+    FINANCIAL_STATEMENT = "financial_statement"
+    COLLECTION_RECORD = "collection_record"
+    # service file
+    VISIT_REPORT = "visit_report"
+    SERVICE_RECORD = "service_record"
+    INQUIRY = "inquiry"
+    COMPLAINT = "complaint"
+    CORRESPONDENCE = "correspondence"
+    # consent and sharing
+    CONSENT_EVIDENCE = "consent_evidence"
+    CONFIDENTIALITY_AGREEMENT = "confidentiality_agreement"
+    # holdings
+    INVESTMENT_STATEMENT = "investment_statement"
+    INSURANCE_POLICY = "insurance_policy"
+
+
+def _kinds(
+    file: DocumentFile, category: DataCategory, group: FieldGroup | None, *kinds: DocumentKind
+) -> dict[DocumentKind, tuple[DocumentFile, DataCategory, FieldGroup | None]]:
+    return {kind: (file, category, group) for kind in kinds}
+
+
+K = DocumentKind
+_C, _CR, _S, _CO, _H = (DocumentFile.CONTRACT, DocumentFile.CREDIT, DocumentFile.SERVICE,
+                        DocumentFile.CONSENT, DocumentFile.HOLDINGS)
+
+# DOMAIN.md "The customer and the dossier": kind -> (file, category, group within basic).
+# `policies/document_kinds.yaml` holds the same table as data; a test keeps them equal.
+DOCUMENT_KINDS: Mapping[DocumentKind, tuple[DocumentFile, DataCategory, FieldGroup | None]] = MappingProxyType({
+    **_kinds(_C, DataCategory.ACCOUNT, None, K.NEGOTIATION_RECORD, K.FEASIBILITY_STUDY, K.CONTRACT_CORRESPONDENCE,
+             K.NOTARIAL_DOCUMENT, K.CONTRACT_ORIGINAL, K.CONTRACT_COPY, K.CONTRACT_AMENDMENT,
+             K.TERMINATION_AGREEMENT, K.GOODS_ACCEPTANCE_RECORD, K.PAYMENT_VOUCHER),
+    **_kinds(_C, DataCategory.BASIC, FieldGroup.IDENTITY, K.COUNTERPARTY_LICENCE, K.REPRESENTATIVE_CREDENTIALS,
+             K.POWER_OF_ATTORNEY),
+    **_kinds(_C, DataCategory.CREDIT, None, K.PERFORMANCE_CAPACITY_PROOF, K.GUARANTOR_DOCUMENTS),
+    **_kinds(_CR, DataCategory.CREDIT, None, K.CREDIT_APPLICATION, K.CUSTOMER_SURVEY, K.CREDIT_APPROVAL,
+             K.STANDARD_REPLY_LETTER, K.CREDIT_FORM, K.CREDIT_GRANT_MATERIAL, K.ANNUAL_REVIEW_REPORT,
+             K.FINANCIAL_STATEMENT, K.COLLECTION_RECORD),
+    **_kinds(_S, DataCategory.BASIC, None, K.VISIT_REPORT, K.SERVICE_RECORD, K.INQUIRY, K.COMPLAINT,
+             K.CORRESPONDENCE),
+    **_kinds(_CO, DataCategory.BASIC, None, K.CONSENT_EVIDENCE, K.CONFIDENTIALITY_AGREEMENT),
+    **_kinds(_H, DataCategory.INVESTMENT, None, K.INVESTMENT_STATEMENT),
+    **_kinds(_H, DataCategory.INSURANCE, None, K.INSURANCE_POLICY),
+})
+del K, _C, _CR, _S, _CO, _H
+
+
+def document_category(kind: DocumentKind) -> DataCategory:
+    return DOCUMENT_KINDS[kind][1]

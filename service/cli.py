@@ -258,7 +258,8 @@ def audit_checkpoint(
     from archive.auditlog import make_checkpoint
 
     ctx = _context()
-    checkpoint = make_checkpoint(ctx.db.engine, ctx.checkpoint_keys, Auditor(system_actor("cli:audit checkpoint")))
+    with ctx.db.engine.begin() as conn:
+        checkpoint = make_checkpoint(conn, ctx.checkpoint_keys, Auditor(system_actor("cli:audit checkpoint")))
     if checkpoint is None:
         fail("the log is empty: nothing to sign")
     if export:
@@ -284,7 +285,7 @@ def worker(
     ctx = _context()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     serve_forever(ctx.db, tick_seconds=tick or settings.worker.worker_tick_seconds,
-                  lock_path=settings.data_dir / "worker.lock", once=once)
+                  lock_path=settings.data_dir / "worker.lock", keys_dir=settings.keys_dir, once=once)
 
 
 def main() -> None:

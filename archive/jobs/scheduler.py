@@ -28,7 +28,17 @@ from archive.jobs.models import JobRun
 log = structlog.get_logger("archive.worker")
 
 LEADER_LOCK_KEY = 0x41524348  # "ARCH": the advisory-lock key every worker competes for
-Job = Callable[[Session, str], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    session: Session
+    tick: str
+    db: Database
+    keys_dir: Path | None = None
+
+
+Job = Callable[[JobContext], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +62,24 @@ def job(name: str, *, every_ticks: int = 1) -> Callable[[Job], Job]:
 
 
 @job("heartbeat")
-def heartbeat(_session: Session, tick: str) -> str:
+def heartbeat(ctx: JobContext) -> str:
     """Proves the scheduler ticks: one job_runs row per tick, from the leader only."""
-    return f"tick {tick}"
+    return f"tick {ctx.tick}"
+
+
+@job("audit.checkpoint", every_ticks=15)
+def audit_checkpoint(ctx: JobContext) -> str:
+    """Sign the head of the access log periodically: the undetectable window for a rewritten
+    or truncated chain is the checkpoint interval."""
+    from archive.auditing import Auditor, system_actor
+    from archive.auditlog import make_checkpoint
+    from archive.keyfiles import checkpoint_keys
+
+    if ctx.keys_dir is None:
+        return "no keys directory"
+    checkpoint = make_checkpoint(ctx.session.connection(), checkpoint_keys(ctx.keys_dir, create=False),
+                                 Auditor(system_actor("worker")))
+    return f"checkpoint at {checkpoint.seq}" if checkpoint else "log empty"
 
 
 def worker_name() -> str:
@@ -110,7 +135,8 @@ def tick_key(now: datetime, seconds: float) -> str:
     return str(int(now.timestamp() // seconds))
 
 
-def run_tick(db: Database, tick: str, *, worker: str, jobs: dict[str, RegisteredJob] | None = None) -> list[str]:
+def run_tick(db: Database, tick: str, *, worker: str, jobs: dict[str, RegisteredJob] | None = None,
+             keys_dir: Path | None = None) -> list[str]:
     """Run every due job once for this tick; a job already recorded for it is skipped."""
     ran: list[str] = []
     for registered in (jobs or REGISTRY).values():
@@ -120,7 +146,7 @@ def run_tick(db: Database, tick: str, *, worker: str, jobs: dict[str, Registered
             with db.unit_of_work() as uow:
                 uow.session.add(JobRun(job=registered.name, tick=tick, worker=worker))
                 uow.session.flush()
-                detail = registered.run(uow.session, tick)
+                detail = registered.run(JobContext(uow.session, tick, db, keys_dir))
                 run = uow.session.query(JobRun).filter_by(job=registered.name, tick=tick).one()
                 run.outcome, run.detail, run.finished_at = "done", detail, utcnow()
             ran.append(registered.name)
@@ -132,7 +158,8 @@ def run_tick(db: Database, tick: str, *, worker: str, jobs: dict[str, Registered
     return ran
 
 
-def serve_forever(db: Database, *, tick_seconds: float, lock_path: Path | None, once: bool = False) -> None:
+def serve_forever(db: Database, *, tick_seconds: float, lock_path: Path | None, keys_dir: Path | None = None,
+                  once: bool = False) -> None:
     """Run the scheduler (APScheduler) until interrupted; only the leader runs jobs."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -143,7 +170,7 @@ def serve_forever(db: Database, *, tick_seconds: float, lock_path: Path | None, 
         if not lock.held and not lock.acquire():
             log.info("worker.standby", worker=me)
             return
-        run_tick(db, tick_key(datetime.now(UTC), tick_seconds), worker=me)
+        run_tick(db, tick_key(datetime.now(UTC), tick_seconds), worker=me, keys_dir=keys_dir)
 
     if once:
         tick()

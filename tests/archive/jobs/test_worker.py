@@ -20,9 +20,15 @@ from tests.processes import ARCHIVE, env_with, stop
 
 
 def test_a_tick_runs_each_job_once(db):
-    assert run_tick(db, "1000", worker="a") == list(REGISTRY)
-    assert run_tick(db, "1000", worker="b") == []  # the (job, tick) row refuses a second run
-    assert run_tick(db, "1001", worker="b") == list(REGISTRY)
+    assert run_tick(db, "1001", worker="a", jobs={"heartbeat": REGISTRY["heartbeat"]}) == ["heartbeat"]
+    assert run_tick(db, "1001", worker="b", jobs={"heartbeat": REGISTRY["heartbeat"]}) == []  # refused: ran
+    assert run_tick(db, "1002", worker="b", jobs={"heartbeat": REGISTRY["heartbeat"]}) == ["heartbeat"]
+
+
+def test_jobs_due_every_n_ticks(db):
+    due = {name for name, j in REGISTRY.items() if 1004 % j.every_ticks == 0}
+    assert "audit.checkpoint" in REGISTRY and "audit.checkpoint" not in due
+    assert set(run_tick(db, "1004", worker="a")) == due
 
 
 @pytest.mark.slow
@@ -56,3 +62,19 @@ def test_two_worker_processes_on_postgresql_run_the_job_once_per_tick(pg_databas
     assert all(r.outcome == "done" for r in runs)
     assert any("worker.standby" in out for out in outputs), outputs
     assert time.time() - started < 60
+
+
+def test_the_checkpoint_job_signs_the_head(db, tmp_path):
+    from archive.keyfiles import checkpoint_keys
+    from audit import checkpoints
+    from audit.events import AuditAction
+
+    checkpoint_keys(tmp_path, create=True)
+    assert run_tick(db, "1005", worker="a", jobs={"audit.checkpoint": REGISTRY["audit.checkpoint"]},
+                    keys_dir=tmp_path) == ["audit.checkpoint"]
+    with db.session_factory() as session:
+        latest = checkpoints.latest(session.connection())
+        actions = session.execute(select(JobRun.detail).where(JobRun.job == "audit.checkpoint")).scalars().all()
+    assert latest is not None and latest.seq >= 1
+    assert actions == [f"checkpoint at {latest.seq}"]
+    assert AuditAction.AUDIT_CHECKPOINT
