@@ -232,7 +232,7 @@ def audit_verify(
 ) -> None:
     """Recompute the hash chain and check every checkpoint signature. Exit 1 on any damage."""
     from archive.auditing import system_actor
-    from archive.auditlog import verify_log
+    from archive.auditlog.service import verify_log
 
     ctx = _context()
     with out.status("Verifying the access log…"):
@@ -255,7 +255,7 @@ def audit_checkpoint(
 ) -> None:
     """Sign the current head of the chain (Ed25519) and store the checkpoint."""
     from archive.auditing import system_actor
-    from archive.auditlog import make_checkpoint
+    from archive.auditlog.service import make_checkpoint
 
     ctx = _context()
     with ctx.db.engine.begin() as conn:

@@ -72,7 +72,7 @@ def audit_checkpoint(ctx: JobContext) -> str:
     """Sign the head of the access log periodically: the undetectable window for a rewritten
     or truncated chain is the checkpoint interval."""
     from archive.auditing import Auditor, system_actor
-    from archive.auditlog import make_checkpoint
+    from archive.auditlog.service import make_checkpoint
     from archive.keyfiles import checkpoint_keys
 
     if ctx.keys_dir is None:

@@ -1,0 +1,1 @@
+"""The compliance officer's view of the access log: search, shortcuts, verify, checkpoints."""

@@ -1,0 +1,81 @@
+"""Queries over the access log: filtered listing with a cursor, customer and actor shortcuts,
+denied attempts, unusual volume, lookups of audit-key HMACs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Row, and_, distinct, func, or_, select
+
+from audit.tables import chain, event_customers, events
+
+US_PER_HOUR = 3_600_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    customer_id: uuid.UUID | None = None
+    actor: str | None = None  # actor id or name
+    action: str | None = None
+    purpose: str | None = None
+    decision: str | None = None
+    since_us: int | None = None
+    until_us: int | None = None
+    break_glass: bool | None = None
+    lookup_tokens: tuple[str, ...] = ()
+
+
+def encode_cursor(row: Row) -> str:  # type: ignore[type-arg]
+    return f"{row.occurred_us}_{row.id.hex}"
+
+
+def decode_cursor(cursor: str) -> tuple[int, uuid.UUID]:
+    occurred, _, hex_id = cursor.partition("_")
+    return int(occurred), uuid.UUID(hex=hex_id)
+
+
+def list_events(conn: Connection, f: EventFilter, *, limit: int, cursor: str | None = None) -> Sequence[Row]:  # type: ignore[type-arg]
+    """Newest first; `limit + 1` rows are fetched by the caller to know whether more follow."""
+    query = select(events, chain.c.seq).outerjoin(chain, chain.c.event_id == events.c.id)
+    conditions = []
+    if f.customer_id is not None:
+        conditions.append(events.c.id.in_(
+            select(event_customers.c.event_id).where(event_customers.c.customer_id == f.customer_id)))
+    if f.actor:
+        conditions.append(or_(events.c.actor_id == f.actor, events.c.actor_name == f.actor))
+    for column, value in ((events.c.action, f.action), (events.c.purpose, f.purpose),
+                          (events.c.decision, f.decision)):
+        if value:
+            conditions.append(column == value)
+    if f.since_us is not None:
+        conditions.append(events.c.occurred_us >= f.since_us)
+    if f.until_us is not None:
+        conditions.append(events.c.occurred_us < f.until_us)
+    if f.break_glass is not None:
+        conditions.append(events.c.break_glass == f.break_glass)
+    if f.lookup_tokens:
+        conditions.append(or_(*[events.c.lookup_hmacs.contains(t) for t in f.lookup_tokens]))
+    if cursor:
+        occurred, event_id = decode_cursor(cursor)
+        conditions.append(or_(events.c.occurred_us < occurred,
+                              and_(events.c.occurred_us == occurred, events.c.id < event_id)))
+    if conditions:
+        query = query.where(and_(*conditions))
+    return conn.execute(query.order_by(events.c.occurred_us.desc(), events.c.id.desc()).limit(limit)).all()
+
+
+def unusual_volume(conn: Connection, *, since_us: int, threshold: int) -> Sequence[Row]:  # type: ignore[type-arg]
+    """Actors who touched more distinct customers in one hour than `threshold`."""
+    hour = func.floor(events.c.occurred_us / US_PER_HOUR)
+    touched = func.count(distinct(event_customers.c.customer_id))
+    query = (
+        select(events.c.actor_id, events.c.actor_name, hour.label("hour"), touched.label("customers"))
+        .join(event_customers, event_customers.c.event_id == events.c.id)
+        .where(events.c.occurred_us >= since_us)
+        .group_by(events.c.actor_id, events.c.actor_name, hour)
+        .having(touched > threshold)
+        .order_by(touched.desc())
+    )
+    return conn.execute(query).all()
