@@ -162,35 +162,32 @@ class DocumentKind(StrEnum):
     INSURANCE_POLICY = "insurance_policy"
 
 
-def _kinds(
-    file: DocumentFile, category: DataCategory, group: FieldGroup | None, *kinds: DocumentKind
-) -> dict[DocumentKind, tuple[DocumentFile, DataCategory, FieldGroup | None]]:
-    return {kind: (file, category, group) for kind in kinds}
+Placement = tuple[DocumentFile, DataCategory, FieldGroup | None]
 
 
-K = DocumentKind
-_C, _CR, _S, _CO, _H = (DocumentFile.CONTRACT, DocumentFile.CREDIT, DocumentFile.SERVICE,
-                        DocumentFile.CONSENT, DocumentFile.HOLDINGS)
+def _document_kinds() -> Mapping[DocumentKind, Placement]:
+    k, f, c, g = DocumentKind, DocumentFile, DataCategory, FieldGroup
+    table: list[tuple[DocumentFile, DataCategory, FieldGroup | None, tuple[DocumentKind, ...]]] = [
+        (f.CONTRACT, c.ACCOUNT, None, (
+            k.NEGOTIATION_RECORD, k.FEASIBILITY_STUDY, k.CONTRACT_CORRESPONDENCE, k.NOTARIAL_DOCUMENT,
+            k.CONTRACT_ORIGINAL, k.CONTRACT_COPY, k.CONTRACT_AMENDMENT, k.TERMINATION_AGREEMENT,
+            k.GOODS_ACCEPTANCE_RECORD, k.PAYMENT_VOUCHER)),
+        (f.CONTRACT, c.BASIC, g.IDENTITY, (k.COUNTERPARTY_LICENCE, k.REPRESENTATIVE_CREDENTIALS, k.POWER_OF_ATTORNEY)),
+        (f.CONTRACT, c.CREDIT, None, (k.PERFORMANCE_CAPACITY_PROOF, k.GUARANTOR_DOCUMENTS)),
+        (f.CREDIT, c.CREDIT, None, (
+            k.CREDIT_APPLICATION, k.CUSTOMER_SURVEY, k.CREDIT_APPROVAL, k.STANDARD_REPLY_LETTER, k.CREDIT_FORM,
+            k.CREDIT_GRANT_MATERIAL, k.ANNUAL_REVIEW_REPORT, k.FINANCIAL_STATEMENT, k.COLLECTION_RECORD)),
+        (f.SERVICE, c.BASIC, None, (k.VISIT_REPORT, k.SERVICE_RECORD, k.INQUIRY, k.COMPLAINT, k.CORRESPONDENCE)),
+        (f.CONSENT, c.BASIC, None, (k.CONSENT_EVIDENCE, k.CONFIDENTIALITY_AGREEMENT)),
+        (f.HOLDINGS, c.INVESTMENT, None, (k.INVESTMENT_STATEMENT,)),
+        (f.HOLDINGS, c.INSURANCE, None, (k.INSURANCE_POLICY,)),
+    ]
+    return MappingProxyType({kind: (file, cat, group) for file, cat, group, kinds in table for kind in kinds})
+
 
 # DOMAIN.md "The customer and the dossier": kind -> (file, category, group within basic).
 # `policies/document_kinds.yaml` holds the same table as data; a test keeps them equal.
-DOCUMENT_KINDS: Mapping[DocumentKind, tuple[DocumentFile, DataCategory, FieldGroup | None]] = MappingProxyType({
-    **_kinds(_C, DataCategory.ACCOUNT, None, K.NEGOTIATION_RECORD, K.FEASIBILITY_STUDY, K.CONTRACT_CORRESPONDENCE,
-             K.NOTARIAL_DOCUMENT, K.CONTRACT_ORIGINAL, K.CONTRACT_COPY, K.CONTRACT_AMENDMENT,
-             K.TERMINATION_AGREEMENT, K.GOODS_ACCEPTANCE_RECORD, K.PAYMENT_VOUCHER),
-    **_kinds(_C, DataCategory.BASIC, FieldGroup.IDENTITY, K.COUNTERPARTY_LICENCE, K.REPRESENTATIVE_CREDENTIALS,
-             K.POWER_OF_ATTORNEY),
-    **_kinds(_C, DataCategory.CREDIT, None, K.PERFORMANCE_CAPACITY_PROOF, K.GUARANTOR_DOCUMENTS),
-    **_kinds(_CR, DataCategory.CREDIT, None, K.CREDIT_APPLICATION, K.CUSTOMER_SURVEY, K.CREDIT_APPROVAL,
-             K.STANDARD_REPLY_LETTER, K.CREDIT_FORM, K.CREDIT_GRANT_MATERIAL, K.ANNUAL_REVIEW_REPORT,
-             K.FINANCIAL_STATEMENT, K.COLLECTION_RECORD),
-    **_kinds(_S, DataCategory.BASIC, None, K.VISIT_REPORT, K.SERVICE_RECORD, K.INQUIRY, K.COMPLAINT,
-             K.CORRESPONDENCE),
-    **_kinds(_CO, DataCategory.BASIC, None, K.CONSENT_EVIDENCE, K.CONFIDENTIALITY_AGREEMENT),
-    **_kinds(_H, DataCategory.INVESTMENT, None, K.INVESTMENT_STATEMENT),
-    **_kinds(_H, DataCategory.INSURANCE, None, K.INSURANCE_POLICY),
-})
-del K, _C, _CR, _S, _CO, _H
+DOCUMENT_KINDS: Mapping[DocumentKind, Placement] = _document_kinds()
 
 
 def document_category(kind: DocumentKind) -> DataCategory:

@@ -15,6 +15,7 @@
     ├── KeyStillInUse            retiring a key that data keys still depend on
     ├── KeyLimitReached          a data key sealed its nonce budget: rotate it
     ├── KeyProviderReadOnly      the provider cannot create or retire keys (mounted secrets)
+    ├── KeyFileError             a key file group/others may read, or one of the wrong size
     ├── InvalidIndexValue        a value normalises to nothing indexable (also a ValueError)
     └── SignatureInvalid         a signature does not verify under the given public key
 
@@ -100,8 +101,9 @@ class UnknownKeyVersion(KeyUnavailable):
 class KeyStillInUse(CryptoError):
     """A key cannot be retired while anything still depends on it."""
 
-    def __init__(self, version: int, dependants: int, why: str = "data keys are still wrapped by it") -> None:
-        super().__init__(f"key-encryption key v{version} cannot be retired: {dependants} {why}")
+    def __init__(self, version: int, dependants: int, why: str = "data keys are still wrapped by it", *,
+                 key: str = "key-encryption key") -> None:
+        super().__init__(f"{key} v{version} cannot be retired: {dependants} {why}")
         self.version = version
         self.dependants = dependants
 
@@ -112,6 +114,10 @@ class KeyLimitReached(CryptoError):
 
 class KeyProviderReadOnly(CryptoError):
     """The key provider only reads keys (mounted secrets); create and retire them elsewhere."""
+
+
+class KeyFileError(CryptoError):
+    """A key file is unsafe (group or others may read it) or malformed."""
 
 
 class InvalidIndexValue(CryptoError, ValueError):

@@ -270,6 +270,21 @@ def audit_checkpoint(
               + (f", exported to {export}" if export else ""))
 
 
+# --- policies ------------------------------------------------------------------------------------
+policy_app = typer.Typer(help="Access policies (policies/).", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("check")
+def policy_check(directory: Annotated[Path | None, typer.Argument(help="Policy directory (default: policies/).")] = None,
+                 ) -> None:
+    """Validate the policy files: unknown roles, purposes or actions, rules that never match,
+    purposes no role may use. Exit 1 on any error."""
+    from archive.policy.check import main as check_main
+
+    raise typer.Exit(check_main([str(directory)] if directory else []))
+
+
 # --- the scheduler ---------------------------------------------------------------------------
 @app.command()
 def worker(

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Row, and_, distinct, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, distinct, func, or_, select
 
 from audit.tables import chain, event_customers, events
 
@@ -39,7 +39,7 @@ def decode_cursor(cursor: str) -> tuple[int, uuid.UUID]:
 def list_events(conn: Connection, f: EventFilter, *, limit: int, cursor: str | None = None) -> Sequence[Row]:  # type: ignore[type-arg]
     """Newest first; `limit + 1` rows are fetched by the caller to know whether more follow."""
     query = select(events, chain.c.seq).outerjoin(chain, chain.c.event_id == events.c.id)
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if f.customer_id is not None:
         conditions.append(events.c.id.in_(
             select(event_customers.c.event_id).where(event_customers.c.customer_id == f.customer_id)))

@@ -1,0 +1,1 @@
+"""The customer register: profile in clear, sensitive fields sealed per field, blind indexes for exact search."""

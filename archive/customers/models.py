@@ -1,0 +1,120 @@
+"""Customers. Public profile data in clear; every sensitive field sealed on its own (AES-GCM
+with AAD binding table, column, row and customer: crypto/envelope), plus blind indexes
+(`<field>_bidx`, "v<key version>:<hex>") for exact search. Columns holding ciphertext are
+`Sealed`: they box bytes and never decrypt on load — only the gate opens them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from archive.db import Base, IdMixin, TimestampMixin, utcnow
+
+# Field name → column holding its ciphertext. The names are policies/fields.yaml's.
+SEALED_FIELDS = (
+    "name", "phone", "email", "address", "contact_persons", "id_number", "tax_number",
+    "bank_accounts", "annual_volume", "payment_habits", "receivables", "cooperation_since",
+    "credit_rating", "credit_level", "credit_limit", "financial_statements", "collection_records",
+    "savings", "wealth_products", "fund_holdings", "bond_holdings", "insurance_balances", "insurance_policies",
+)
+INDEXED_FIELDS = ("name", "phone", "email", "id_number", "tax_number")
+
+KINDS = ("individual", "enterprise", "institution")
+STATUSES = ("potential", "target", "active", "stagnant", "suspended", "ended")
+# Allowed lifecycle moves (DOMAIN.md): forward through the register, out to suspended/ended,
+# and a suspended relationship may revive.
+TRANSITIONS = {
+    "potential": {"target", "suspended", "ended"},
+    "target": {"active", "potential", "suspended", "ended"},
+    "active": {"stagnant", "suspended", "ended"},
+    "stagnant": {"active", "suspended", "ended"},
+    "suspended": {"active", "target", "ended"},
+    "ended": set(),
+}
+
+
+class Customer(IdMixin, TimestampMixin, Base):
+    __tablename__ = "customers"
+
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    # Enterprise and institution names are public registry data, kept in clear for fuzzy
+    # duplicate checks; an individual's name is only sealed (name_ct) and indexed.
+    public_name: Mapped[str | None] = mapped_column(String(300), index=True)
+    name_key: Mapped[str | None] = mapped_column(String(300), index=True)  # normalised public name
+    status: Mapped[str] = mapped_column(String(16), default="potential")
+    department_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("departments.id"), index=True)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
+    grade: Mapped[str | None] = mapped_column(String(8))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    size_class: Mapped[str | None] = mapped_column(String(16))
+    verification_status: Mapped[str] = mapped_column(String(16), default="unverified")
+    risk_level: Mapped[str] = mapped_column(String(16), default="unassessed")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+    name_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    email_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    address_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    contact_persons_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    id_number_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    tax_number_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    bank_accounts_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    annual_volume_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    payment_habits_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    receivables_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    cooperation_since_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    credit_rating_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    credit_level_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    credit_limit_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    financial_statements_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    collection_records_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    savings_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    wealth_products_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    fund_holdings_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    bond_holdings_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    insurance_balances_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    insurance_policies_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    name_bidx: Mapped[str | None] = mapped_column(String(80), index=True)
+    phone_bidx: Mapped[str | None] = mapped_column(String(80), index=True)
+    email_bidx: Mapped[str | None] = mapped_column(String(80), index=True)
+    id_number_bidx: Mapped[str | None] = mapped_column(String(80), index=True)
+    tax_number_bidx: Mapped[str | None] = mapped_column(String(80), index=True)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (optimistic concurrency)
+
+
+class CustomerStatusChange(IdMixin, Base):
+    """Lifecycle history: every change has a reason, who made it and when."""
+
+    __tablename__ = "customer_status_changes"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DataKey(Base):
+    """A customer's data keys (DEKs), stored only wrapped by a key-encryption key. Destroying
+    them (crypto-shredding) leaves the rows and blobs unreadable for good."""
+
+    __tablename__ = "data_keys"
+    __table_args__ = (UniqueConstraint("customer_id", "dek_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    dek_version: Mapped[int] = mapped_column(Integer)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    kek_version: Mapped[int] = mapped_column(Integer, index=True)
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active | retired | destroyed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,203 @@
+"""Blind indexes for exact-match search over encrypted identifiers.
+
+index = version (2 bytes, big-endian) ‖ HMAC-SHA256(key[kind, version], normalise(kind, value))[:16]
+
+Each field kind has its own key, derived from the versioned root key with HKDF (info
+`crypto/blind-index/v1/<kind>`), so equal strings in different kinds never share an index
+value. The stored value names its version, so rows still on an old key are found with
+`version_of`, and during a rotation a search looks for `candidates(...)` — one value per live
+version — with `IN (...)`. Normalisation, truncation and what an index leaks are written down
+in docs/crypto.md ("Blind indexes").
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import threading
+import unicodedata
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+
+from crypto import _keyfiles
+from crypto.dek import hkdf
+from crypto.errors import InvalidIndexValue, KeyStillInUse, UnknownKeyVersion
+
+INDEX_STEM = _keyfiles.INDEX_STEM
+MAC_BYTES = 16  # 128 bits: no false matches in practice; see docs for the trade-off
+INDEX_BYTES = 2 + MAC_BYTES
+
+
+class IndexKind(StrEnum):
+    ID_NUMBER = "id_number"  # resident ID, passport, business licence / credit code
+    PHONE = "phone"
+    EMAIL = "email"
+    NAME = "name"
+
+
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_PHONE_SEPARATORS = re.compile(r"[\s\-–—.()/]")
+_EXTENSION = re.compile(r"(转|分机|ext\.?|x|#|,|;).*$", re.IGNORECASE)
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def _drop_punctuation(text: str) -> str:
+    """Remove separators (Z*), punctuation (P*), symbols (S*) and controls (C*)."""
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] not in "ZPSC")
+
+
+def _phone(text: str) -> str:
+    compact = _PHONE_SEPARATORS.sub("", _EXTENSION.sub("", text))
+    international = compact.startswith("+")
+    digits = compact[1:] if international else compact
+    if not _ASCII_DIGITS.fullmatch(digits):
+        raise InvalidIndexValue("a phone number has digits, spaces, dashes, dots, brackets and a leading +")
+    if not international and digits.startswith("00"):
+        international, digits = True, digits[2:]
+    if international and len(digits) < 4:  # a country code needs a number after it
+        raise InvalidIndexValue("an international phone number needs digits after the country code")
+    if not international and len(digits) == 13 and digits.startswith("86") and _MOBILE.fullmatch(digits[2:]):
+        return digits[2:]  # 8613812345678: a mobile written with the country code but no +
+    if not international:
+        return digits
+    if not digits.startswith("86"):
+        return "+" + digits  # foreign numbers keep E.164 form
+    domestic = digits[2:]
+    if _MOBILE.fullmatch(domestic) or domestic.startswith("0"):
+        return domestic
+    return "0" + domestic  # +86 10 1234 5678 dials 010 1234 5678 at home
+
+
+def _email(text: str) -> str:
+    address = text.strip().lower()
+    local, at, domain = address.rpartition("@")
+    if not (local and at and domain):
+        raise InvalidIndexValue("an e-mail address needs a local part, @ and a domain")
+    return address
+
+
+def _id_number(text: str) -> str:
+    return _drop_punctuation(text).upper()
+
+
+def _name(text: str) -> str:
+    return _drop_punctuation(text.casefold())
+
+
+_NORMALISE = {IndexKind.ID_NUMBER: _id_number, IndexKind.PHONE: _phone, IndexKind.EMAIL: _email,
+              IndexKind.NAME: _name}
+
+
+def normalise(kind: IndexKind, value: str) -> str:
+    """The canonical form that is indexed (docs/crypto.md "Blind indexes")."""
+    # NFKC before (full-width digits, compatibility forms) and after: dropping a character or
+    # case-folding can leave a sequence that composes differently, and a canonical form must
+    # be a fixed point (normalise(normalise(x)) == normalise(x)).
+    result = unicodedata.normalize("NFKC", _NORMALISE[kind](unicodedata.normalize("NFKC", value)))
+    if not result:
+        raise InvalidIndexValue(f"nothing to index in this {kind.value}")
+    return result
+
+
+def version_of(index: bytes) -> int:
+    return int.from_bytes(index[:2], "big")
+
+
+class BlindIndex:
+    """Computes blind indexes under versioned root keys; the highest version is active.
+
+    Keys come from `blind-index-v<N>.key` files (0600); the directory is re-read when it
+    changes, so a new version (or a removed one) is seen by every process at once.
+    """
+
+    def __init__(self, roots: Mapping[int, bytes] | None = None, *, directory: Path | None = None) -> None:
+        self._dir = None if directory is None else Path(directory)
+        self._stamp: int | None = None
+        self._lock = threading.Lock()
+        self._state: tuple[dict[tuple[IndexKind, int], bytes], list[int]] = ({}, [])
+        if self._dir is None:
+            self._install(roots or {})
+        else:
+            self._reload()
+
+    @classmethod
+    def from_directory(cls, directory: Path) -> BlindIndex:
+        """Keys from `blind-index-v<N>.key` files, re-read whenever the directory changes."""
+        return cls(directory=directory)
+
+    @classmethod
+    def from_secrets_dir(cls, directory: Path) -> BlindIndex:
+        """Read-only keys mounted as `blind-index-v<N>` / `archive_blind-index_v<N>` files."""
+        return cls(_keyfiles.secret_versions(Path(directory), INDEX_STEM))
+
+    def _install(self, roots: Mapping[int, bytes]) -> None:
+        if not roots:
+            raise UnknownKeyVersion(f"no blind-index key in {self._dir or 'the given keys'}")
+        keys = {(kind, v): hkdf(root, salt=None, info=b"crypto/blind-index/v1/" + kind.value.encode())
+                for v, root in roots.items() for kind in IndexKind}
+        self._state = (keys, sorted(roots, reverse=True))  # one assignment: readers see old or new
+
+    def _reload(self) -> None:
+        if self._dir is None:
+            return
+        stamp = os.stat(self._dir).st_mtime_ns
+        if stamp != self._stamp:
+            with self._lock:
+                found = _keyfiles.versions(self._dir, INDEX_STEM)
+                self._install({v: _keyfiles.read_private(p) for v, p in found.items()})
+                self._stamp = stamp
+
+    @property
+    def active_version(self) -> int:
+        self._reload()
+        return self._state[1][0]
+
+    @property
+    def live_versions(self) -> list[int]:
+        """Every version an index value may still carry, newest first."""
+        self._reload()
+        return list(self._state[1])
+
+    def compute(self, kind: IndexKind, value: str, *, version: int | None = None) -> bytes:
+        """The index of `value` under `version` (default: the active one)."""
+        self._reload()
+        keys, versions = self._state
+        chosen = versions[0] if version is None else version
+        key = keys.get((kind, chosen))
+        if key is None:
+            raise UnknownKeyVersion(f"no blind-index key v{chosen}")
+        mac = hmac.digest(key, normalise(kind, value).encode(), "sha256")
+        return chosen.to_bytes(2, "big") + mac[:MAC_BYTES]
+
+    def candidates(self, kind: IndexKind, value: str) -> list[bytes]:
+        """One index value per live version, for `WHERE column IN (...)` during a rotation."""
+        return [self.compute(kind, value, version=v) for v in self.live_versions]
+
+    def is_current(self, index: bytes) -> bool:
+        """False for a value the recompute job still has to redo under the active key."""
+        return version_of(index) == self.active_version
+
+    def __repr__(self) -> str:
+        return f"BlindIndex(versions={self._state[1]}, directory={self._dir})"
+
+
+def rotate_index_key(directory: Path) -> int:
+    """Create the next blind-index key version; it is active as soon as the file exists."""
+    found = _keyfiles.versions(Path(directory), INDEX_STEM)
+    version = max(found, default=0) + 1
+    _keyfiles.write_new(Path(directory), INDEX_STEM, version, os.urandom(32))
+    return version
+
+
+def retire_index_key(directory: Path, version: int, *, remaining: int) -> None:
+    """Erase an old index key once `remaining` (rows still indexed under it) is zero."""
+    found = _keyfiles.versions(Path(directory), INDEX_STEM)
+    if version not in found:
+        raise UnknownKeyVersion(f"no blind-index key v{version}")
+    if version == max(found):
+        raise KeyStillInUse(version, 1, "it is the active version", key="blind-index key")
+    if remaining:
+        raise KeyStillInUse(version, remaining, "rows are still indexed under it", key="blind-index key")
+    _keyfiles.erase(found[version])
