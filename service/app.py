@@ -16,12 +16,13 @@ from service.context import AppContext
 from service.deps import require_principal
 from service.logging import configure as configure_logging
 from service.middleware import RequestEnvelope
-from service.routers import auth, health, identity
+from service.routers import audit, auth, health, identity
 
 # Reachable without a token, on purpose. Anything else unauthenticated fails a test.
 PUBLIC_ROUTES = frozenset({
     "/healthz", "/readyz", "/metrics", "/api/v1/auth/token",
     "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+    "/api/v1/audit/public-keys",  # checkpoint verification needs only these
 })
 
 DESCRIPTION = """Secure customer archive: encrypted dossiers, purpose-bound access, an append-only
@@ -60,6 +61,8 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     app.include_router(auth.router)
     authenticated = [Depends(require_principal)]
     app.include_router(identity.router, dependencies=authenticated)
+    app.include_router(audit.router, dependencies=authenticated)
+    app.include_router(audit.public_router)
     return app
 
 

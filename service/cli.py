@@ -276,8 +276,9 @@ app.add_typer(policy_app, name="policy")
 
 
 @policy_app.command("check")
-def policy_check(directory: Annotated[Path | None, typer.Argument(help="Policy directory (default: policies/).")] = None,
-                 ) -> None:
+def policy_check(
+    directory: Annotated[Path | None, typer.Argument(help="Policy directory (default: policies/).")] = None,
+) -> None:
     """Validate the policy files: unknown roles, purposes or actions, rules that never match,
     purposes no role may use. Exit 1 on any error."""
     from archive.policy.check import main as check_main

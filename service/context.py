@@ -11,6 +11,7 @@ from archive.identity.passwords import Passwords
 from archive.identity.throttle import LoginThrottle
 from archive.identity.tokens import OidcVerifier, TokenService
 from archive.keyfiles import CheckpointKeys
+from archive.policy import PolicyEngine
 from archive.settings import Settings
 from audit.lookup import AuditLookup
 
@@ -24,6 +25,7 @@ class AppContext:
     throttle: LoginThrottle
     audit_lookup: AuditLookup
     checkpoint_keys: CheckpointKeys
+    policy: PolicyEngine
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database | None = None) -> AppContext:
@@ -40,6 +42,7 @@ class AppContext:
                                    storage_uri=auth.rate_limit_storage),
             audit_lookup=keyfiles.audit_lookup(settings.keys_dir, create=not settings.production),
             checkpoint_keys=keyfiles.checkpoint_keys(settings.keys_dir, create=not settings.production),
+            policy=PolicyEngine(),
         )
 
 
