@@ -106,6 +106,9 @@ def demo(
     ctx = _context()
     with out.status("Migrating the database…"):
         upgrade(ctx.db.engine)
+    from crypto.keys import generate_local_keys
+
+    generate_local_keys(settings.keys_dir)  # KEK v1 and blind-index keys, once
     password = (settings.server.demo_password.get_secret_value() if settings.server.demo_password
                 else secrets.token_urlsafe(12))
     with out.status("Seeding demo data…"):
@@ -268,6 +271,87 @@ def audit_checkpoint(
         export_file(checkpoint, export)
     out.print(f"Checkpoint at sequence {checkpoint.seq} signed with {checkpoint.key_id}"
               + (f", exported to {export}" if export else ""))
+
+
+# --- keys ---------------------------------------------------------------------------------------
+keys_app = typer.Typer(help="Key-encryption keys: status, rotate, rewrap, retire.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _key_ring(ctx: AppContext):  # type: ignore[no-untyped-def]
+    from archive.datakeys import SqlKeyStore
+    from crypto.keyring import KeyRing
+    from crypto.keys import LocalKeyProvider, generate_local_keys
+
+    if not ctx.settings.production:
+        generate_local_keys(ctx.settings.keys_dir)
+    return KeyRing(LocalKeyProvider(ctx.settings.keys_dir), SqlKeyStore(ctx.db.engine))
+
+
+def _key_event(ctx: AppContext, action: AuditAction, command: str, **extra: str) -> None:
+    """Key operations run as the `system` actor (command and OS user) and are audited."""
+    from archive.auditing import system_actor
+    from audit.chain import integrate
+
+    with ctx.db.unit_of_work() as uow:
+        Auditor(system_actor(f"cli:keys {command}")).record(uow.session, action, resource_type="kek", extra=extra)
+    integrate(ctx.db.engine)
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """KEK versions, their state and how many data keys each still wraps."""
+    ctx = _context()
+    status = _key_ring(ctx).status()
+    table = Table("KEK version", "state", "material", "data keys", title=f"active KEK: v{status.active_kek}")
+    for kek in status.keks:
+        table.add_row(f"v{kek.version}", kek.state, "yes" if kek.has_material else "deleted", str(kek.data_keys))
+    out.print(table)
+    out.print(f"{status.pending_rewrap} data key(s) wrapped under an older KEK (run `archive keys rewrap`).")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Make a new KEK version active. Existing data keys keep working; rewrap them next."""
+    ctx = _context()
+    version = _key_ring(ctx).rotate_kek()
+    _key_event(ctx, AuditAction.KEY_ROTATED, "rotate", kek_version=str(version))
+    out.print(f"KEK v{version} is now active.")
+
+
+@keys_app.command("rewrap")
+def keys_rewrap(batch: Annotated[int, typer.Option(help="Data keys per batch.", min=1)] = 500) -> None:
+    """Re-wrap every data key under the active KEK (data untouched; resumable, idempotent)."""
+    from rich.progress import Progress
+
+    ctx = _context()
+    ring = _key_ring(ctx)
+    with Progress(console=out) as progress:
+        task = progress.add_task("Re-wrapping data keys", total=None)
+
+        def report(p):  # type: ignore[no-untyped-def]
+            progress.update(task, completed=p.done, total=p.total)
+
+        result = ring.rewrap(batch=batch, progress=report)
+    _key_event(ctx, AuditAction.KEY_REWRAPPED, "rewrap", kek_version=str(result.active_kek),
+               rewrapped=str(result.rewrapped), failed=str(len(result.failed)))
+    out.print(f"Re-wrapped {result.rewrapped} data key(s) under KEK v{result.active_kek}.")
+    if result.failed:
+        fail(f"{len(result.failed)} data key(s) would not unwrap; run again after checking the key files")
+
+
+@keys_app.command("retire")
+def keys_retire(version: Annotated[int, typer.Argument(help="KEK version to retire.")]) -> None:
+    """Retire a KEK version; refused while anything still depends on it."""
+    from crypto.errors import KeyStillInUse
+
+    ctx = _context()
+    try:
+        _key_ring(ctx).retire_kek(version)
+    except KeyStillInUse as exc:
+        fail(f"KEK v{version} is still in use ({exc}); run `archive keys rewrap` first")
+    _key_event(ctx, AuditAction.KEY_RETIRED, "retire", kek_version=str(version))
+    out.print(f"KEK v{version} retired.")
 
 
 # --- policies ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from archive.db import Base, IdMixin, TimestampMixin, utcnow
@@ -102,19 +102,3 @@ class CustomerStatusChange(IdMixin, Base):
     reason: Mapped[str] = mapped_column(Text)
     changed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class DataKey(Base):
-    """A customer's data keys (DEKs), stored only wrapped by a key-encryption key. Destroying
-    them (crypto-shredding) leaves the rows and blobs unreadable for good."""
-
-    __tablename__ = "data_keys"
-    __table_args__ = (UniqueConstraint("customer_id", "dek_version"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    customer_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    dek_version: Mapped[int] = mapped_column(Integer)
-    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    kek_version: Mapped[int] = mapped_column(Integer, index=True)
-    state: Mapped[str] = mapped_column(String(16), default="active")  # active | retired | destroyed
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)

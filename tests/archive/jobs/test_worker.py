@@ -32,7 +32,9 @@ def test_jobs_due_every_n_ticks(db):
 
 
 @pytest.mark.slow
-def test_two_worker_processes_on_postgresql_run_the_job_once_per_tick(pg_database_url, pg_engine, tmp_path):
+def test_two_worker_processes_on_postgresql_run_the_job_once_per_tick(committed_pg_engine, tmp_path):
+    # A database of its own: the workers commit job runs and audit events for real.
+    pg_database_url = committed_pg_engine.url.render_as_string(hide_password=False)
     env = env_with(ARCHIVE_DATABASE_URL=pg_database_url, ARCHIVE_DATA_DIR=str(tmp_path), ARCHIVE_LOG_LEVEL="INFO")
     procs = [subprocess.Popen([ARCHIVE, "worker", "--tick", "0.5"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, start_new_session=True) for _ in range(2)]
@@ -76,5 +78,5 @@ def test_the_checkpoint_job_signs_the_head(db, tmp_path):
         latest = checkpoints.latest(session.connection())
         actions = session.execute(select(JobRun.detail).where(JobRun.job == "audit.checkpoint")).scalars().all()
     assert latest is not None and latest.seq >= 1
-    assert actions == [f"checkpoint at {latest.seq}"]
+    assert f"checkpoint at {latest.seq}" in actions
     assert AuditAction.AUDIT_CHECKPOINT
