@@ -1,7 +1,8 @@
 """Imports every model module, so `Base.metadata` knows every table (for Alembic)."""
 
 from archive import datakeys as data_key_models
+from archive.customers import models as customer_models
 from archive.identity import models as identity_models
 from archive.jobs import models as job_models
 
-__all__ = ["data_key_models", "identity_models", "job_models"]
+__all__ = ["customer_models", "data_key_models", "identity_models", "job_models"]

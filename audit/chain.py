@@ -89,9 +89,14 @@ def integrate(engine: Engine, *, full_scan: bool = False, batch: int = 5000) -> 
     total = 0
     while True:
         with engine.connect() as conn:
-            conn.info["write_lock"] = True  # SQLite: BEGIN IMMEDIATE, so head and inserts agree
-            with conn.begin():
-                done = integrate_batch(conn, full_scan=full_scan, batch=batch)
+            # SQLite: BEGIN IMMEDIATE, so head and inserts agree. The flag lives on the pooled
+            # DBAPI connection, so it is removed again before the connection goes back.
+            conn.info["write_lock"] = True
+            try:
+                with conn.begin():
+                    done = integrate_batch(conn, full_scan=full_scan, batch=batch)
+            finally:
+                conn.info.pop("write_lock", None)
         total += done or 0
         if not done or done < batch:
             return total

@@ -16,7 +16,7 @@ from service.context import AppContext
 from service.deps import require_principal
 from service.logging import configure as configure_logging
 from service.middleware import RequestEnvelope
-from service.routers import audit, auth, health, identity
+from service.routers import audit, auth, customers, health, identity
 
 # Reachable without a token, on purpose. Anything else unauthenticated fails a test.
 PUBLIC_ROUTES = frozenset({
@@ -62,6 +62,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     authenticated = [Depends(require_principal)]
     app.include_router(identity.router, dependencies=authenticated)
     app.include_router(audit.router, dependencies=authenticated)
+    app.include_router(customers.router, dependencies=authenticated)
     app.include_router(audit.public_router)
     return app
 

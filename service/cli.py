@@ -113,6 +113,7 @@ def demo(
                 else secrets.token_urlsafe(12))
     with out.status("Seeding demo data…"):
         logins = demo_data.seed(ctx.db, ctx.passwords, password)
+        demo_data.seed_customers(ctx.db, ctx.key_ring, ctx.blind_index)
     ctx.db.dispose()
     table = Table("username", "roles", "department", title="Demo logins")
     for login in logins:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archive import keyfiles
+from archive.datakeys import SqlKeyStore
 from archive.db import Database
+from archive.gate import CustomerGate
 from archive.identity.passwords import Passwords
 from archive.identity.throttle import LoginThrottle
 from archive.identity.tokens import OidcVerifier, TokenService
@@ -14,6 +16,10 @@ from archive.keyfiles import CheckpointKeys
 from archive.policy import PolicyEngine
 from archive.settings import Settings
 from audit.lookup import AuditLookup
+from crypto.blind_index import BlindIndex
+from crypto.envelope import FieldCipher
+from crypto.keyring import KeyRing
+from crypto.keys import LocalKeyProvider, generate_local_keys
 
 
 @dataclass
@@ -26,14 +32,22 @@ class AppContext:
     audit_lookup: AuditLookup
     checkpoint_keys: CheckpointKeys
     policy: PolicyEngine
+    key_ring: KeyRing
+    blind_index: BlindIndex
+    customers: CustomerGate
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database | None = None) -> AppContext:
         auth = settings.auth
+        db = db or Database.from_url(settings.database_url, pool_size=settings.database.database_pool_size,
+                                     echo=settings.database.database_echo)
+        if not settings.production:
+            generate_local_keys(settings.keys_dir)
+        ring = KeyRing(LocalKeyProvider(settings.keys_dir), SqlKeyStore(db.engine))
+        policy = PolicyEngine()
         return cls(
             settings=settings,
-            db=db or Database.from_url(settings.database_url, pool_size=settings.database.database_pool_size,
-                                       echo=settings.database.database_echo),
+            db=db,
             passwords=Passwords(time_cost=auth.argon2_time_cost, memory_cost=auth.argon2_memory_cost,
                                 parallelism=auth.argon2_parallelism),
             tokens=token_service(settings),
@@ -42,7 +56,10 @@ class AppContext:
                                    storage_uri=auth.rate_limit_storage),
             audit_lookup=keyfiles.audit_lookup(settings.keys_dir, create=not settings.production),
             checkpoint_keys=keyfiles.checkpoint_keys(settings.keys_dir, create=not settings.production),
-            policy=PolicyEngine(),
+            policy=policy,
+            key_ring=ring,
+            blind_index=BlindIndex.from_directory(settings.keys_dir),
+            customers=CustomerGate(policy, FieldCipher(ring)),
         )
 
 
