@@ -88,7 +88,12 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write_lock") else "BEGIN")
+        # Units of work (which always write: at least their audit event) take the write lock
+        # up front. A deferred transaction that reads and then writes fails at once with
+        # SQLITE_BUSY (no busy wait) when another connection committed in between — which the
+        # audit sequencer does several times a second.
+        immediate = conn.get_execution_options().get("sqlite_immediate") or conn.info.get("write_lock")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
@@ -107,7 +112,8 @@ class Database:
 
     def __init__(self, engine: Engine, session_factory: sessionmaker[Session] | None = None) -> None:
         self.engine = engine
-        self.session_factory = session_factory or sessionmaker(engine, expire_on_commit=False)
+        bind = engine.execution_options(sqlite_immediate=True) if engine.dialect.name == "sqlite" else engine
+        self.session_factory = session_factory or sessionmaker(bind, expire_on_commit=False)
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 10, echo: bool = False) -> Database:
