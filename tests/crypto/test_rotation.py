@@ -13,7 +13,7 @@ from pathlib import Path
 from crypto.envelope import FieldCipher, FieldContext
 from crypto.keyring import KeyRing, RewrapProgress
 from crypto.keys import LocalKeyProvider
-from crypto.keystore import InMemoryKeyStore
+from crypto.keystore import InMemoryKeyStore, KeyStore
 from crypto.streaming import BlobCipher
 from tests.crypto.helpers import blob_ctx, field_ctx, make_ring, open_blob, seal_blob
 
@@ -37,7 +37,11 @@ def _dataset(ring: KeyRing) -> tuple[dict[FieldContext, tuple[bytes, bytes]], di
 
 
 def test_reads_never_fail_during_rotate_rewrap_retire(tmp_path: Path) -> None:
-    store = InMemoryKeyStore()
+    run_rotation(tmp_path, InMemoryKeyStore())
+
+
+def run_rotation(tmp_path: Path, store: KeyStore) -> None:
+    """The scenario over any key store (tests/archive/keys runs it on the SQL store)."""
     admin = make_ring(tmp_path, store=store)
     fields, blobs = _dataset(admin)
     # Readers in "other processes": their own provider and no DEK cache, so every read

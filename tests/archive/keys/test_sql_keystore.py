@@ -63,3 +63,10 @@ def test_shredding_leaves_ciphertext_in_place_and_every_read_fails_as_destroyed(
     with pytest.raises(KeyDestroyed):
         FieldCipher(fresh).decrypt(ctx, stored)
     probe.drop(committed_engine)
+
+
+def test_rotation_with_concurrent_readers_on_the_sql_store(committed_engine, tmp_path):
+    """crypto's rotate → rewrap → retire → delete scenario, four reader threads, on data_keys."""
+    from tests.crypto.test_rotation import run_rotation
+
+    run_rotation(tmp_path, SqlKeyStore(committed_engine))
