@@ -11,23 +11,21 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from archive.policy.engine import default_policy_dir
-from archive.policy.fields import FieldSpec, KindSpec, parse_fields, parse_kinds
+from archive.policy.fields import FieldSpec, KindSpec
 from archive.policy.files import (
     ANY,
     DOCUMENT_KINDS_FILE,
     FIELDS_FILE,
-    MODEL_FILE,
     PURPOSES_FILE,
     Problem,
     Row,
     Severity,
     inheritance,
-    lint_model,
-    read_rows,
     read_yaml,
 )
 from archive.policy.masking import MASKS
-from archive.policy.purposes import Purposes, parse_purposes
+from archive.policy.parsed import parse_policy_dir
+from archive.policy.purposes import Purposes
 from archive.vocabulary import (
     DOCUMENT_KINDS,
     Action,
@@ -49,12 +47,9 @@ ROLES = frozenset(Role)
 def check_policies(directory: Path | str) -> list[Problem]:
     """All problems of the policy files in `directory`; an empty list means it is sound."""
     directory = Path(directory)
-    problems = lint_model(directory / MODEL_FILE)
-    rows, row_problems = read_rows(directory)
-    problems += row_problems
-    purposes = parse_purposes(read_yaml(directory / PURPOSES_FILE, problems), problems)
-    fields, _masks = parse_fields(read_yaml(directory / FIELDS_FILE, problems), problems)
-    kinds = parse_kinds(read_yaml(directory / DOCUMENT_KINDS_FILE, problems), problems)
+    parsed = parse_policy_dir(directory)
+    problems, rows, purposes, fields, kinds = (parsed.problems, parsed.rows, parsed.purposes, parsed.fields,
+                                               parsed.kinds)
     problems += _roles(rows, purposes)
     problems += _rules(rows, purposes)
     problems += _purposes(rows, purposes, fields)

@@ -21,23 +21,18 @@ from casbin.persist.adapter import Adapter
 
 import archive
 from archive.policy.decision import FieldPlan, Outcome, PurposeDecision
-from archive.policy.fields import Catalogue, admitted_kinds, categories_of, parse_fields, parse_kinds, plan_fields
+from archive.policy.fields import Catalogue, admitted_kinds, categories_of, plan_fields
 from archive.policy.files import (
     ANY,
-    DOCUMENT_KINDS_FILE,
-    FIELDS_FILE,
     MODEL_FILE,
-    PURPOSES_FILE,
     PolicyError,
     Problem,
     Row,
     inheritance,
-    lint_model,
     policy_version,
-    read_rows,
-    read_yaml,
 )
-from archive.policy.purposes import Admission, Purposes, PurposeSpec, parse_purposes
+from archive.policy.parsed import parse_policy_dir
+from archive.policy.purposes import Admission, Purposes, PurposeSpec
 from archive.vocabulary import Action, DocumentKind, Effect, Purpose, Role, Scope, Via
 
 CACHE_LIMIT = 8192  # distinct (role set, action, purpose, via) keys; cleared when reached
@@ -99,14 +94,10 @@ def load_enforcer(directory: Path, rows: Iterable[Row]) -> casbin.Enforcer:
 
 def _load(directory: Path) -> _State:
     version = policy_version(directory)
-    problems = lint_model(directory / MODEL_FILE)
-    rows, row_problems = read_rows(directory)
-    problems += row_problems
-    purposes = parse_purposes(read_yaml(directory / PURPOSES_FILE, problems), problems)
-    fields, masks = parse_fields(read_yaml(directory / FIELDS_FILE, problems), problems)
-    kinds = parse_kinds(read_yaml(directory / DOCUMENT_KINDS_FILE, problems), problems)
-    if problems:
-        raise PolicyError(problems)
+    parsed = parse_policy_dir(directory)
+    if parsed.problems:
+        raise PolicyError(parsed.problems)
+    rows, purposes, fields, masks, kinds = parsed.rows, parsed.purposes, parsed.fields, parsed.masks, parsed.kinds
     enforcer = load_enforcer(directory, rows)
     if policy_version(directory) != version:  # the files changed while we read them
         raise PolicyError([Problem(directory.name, None, "policy files changed while loading; reload again")])

@@ -116,6 +116,14 @@ def nth_event(conn, seq: int) -> uuid.UUID:
     return conn.execute(text("SELECT event_id FROM audit_chain WHERE seq = :s"), {"s": seq}).scalar()
 
 
+def erase_event(conn, seq: int) -> None:
+    """Delete an event with its chain row and links, as an attacker cleaning up would."""
+    event = nth_event(conn, seq)
+    conn.execute(text("DELETE FROM audit_event_customers WHERE event_id = :i"), {"i": event})
+    conn.execute(text("DELETE FROM audit_chain WHERE seq = :s"), {"s": seq})
+    conn.execute(text("DELETE FROM audit_events WHERE id = :i"), {"i": event})
+
+
 def test_edit_one_field_of_one_event(conn, keys):
     chained(conn)
     disable_triggers(conn)
@@ -126,10 +134,7 @@ def test_edit_one_field_of_one_event(conn, keys):
 def test_delete_one_event_row(conn, keys):
     chained(conn)
     disable_triggers(conn)
-    event = nth_event(conn, 6)
-    conn.execute(text("DELETE FROM audit_event_customers WHERE event_id = :i"), {"i": event})
-    conn.execute(text("DELETE FROM audit_chain WHERE seq = 6"))
-    conn.execute(text("DELETE FROM audit_events WHERE id = :i"), {"i": event})
+    erase_event(conn, 6)
     assert damage(conn, keys) == (6, "deleted")
 
 
@@ -190,10 +195,7 @@ def test_truncate_the_tail_after_a_checkpoint(conn, keys):
     checkpoints.make(conn, keys)
     disable_triggers(conn)
     for seq in (10, 9):
-        event = nth_event(conn, seq)
-        conn.execute(text("DELETE FROM audit_event_customers WHERE event_id = :i"), {"i": event})
-        conn.execute(text("DELETE FROM audit_chain WHERE seq = :s"), {"s": seq})
-        conn.execute(text("DELETE FROM audit_events WHERE id = :i"), {"i": event})
+        erase_event(conn, seq)
     assert damage(conn, keys) == (9, "truncated")
 
 
