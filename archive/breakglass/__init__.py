@@ -1,0 +1,1 @@
+"""Break-glass: a compliance officer's emergency access to one customer (DOMAIN.md)."""
