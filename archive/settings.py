@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from archive.policy.engine import default_policy_dir
+
 DEMO_JWT_SECRET_FILE = "jwt-secret.demo"  # noqa: S105 (a file name, not a secret)
 MIN_JWT_SECRET_BYTES = 32
 
@@ -106,6 +108,15 @@ class WorkerSettings(_Area):
     worker_tick_seconds: float = Field(60.0, description="Interval of the scheduler's job tick.", gt=0)
 
 
+class PolicySettings(_Area):
+    policy_dir: Path | None = Field(
+        None, description="Directory of the access-policy files; default `policies/` of the installation."
+    )
+    policy_poll_seconds: float = Field(
+        2.0, description="How often each serving process looks for a newer policy release and reloads.", gt=0
+    )
+
+
 class Settings:
     """All areas together; each area reads its own `ARCHIVE_*` variables."""
 
@@ -115,6 +126,7 @@ class Settings:
         self.auth = AuthSettings()
         self.server = ServerSettings()
         self.worker = WorkerSettings()
+        self.policy = PolicySettings()
 
     @property
     def production(self) -> bool:
@@ -129,6 +141,10 @@ class Settings:
         if self.database.database_url:
             return self.database.database_url
         return f"sqlite:///{self.data_dir / 'archive.db'}"
+
+    @property
+    def policy_dir(self) -> Path:
+        return (self.policy.policy_dir or default_policy_dir()).resolve()
 
     @property
     def keys_dir(self) -> Path:

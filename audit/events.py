@@ -38,6 +38,7 @@ class AuditAction(StrEnum):
     KEY_REWRAPPED = "key.rewrapped"
     KEY_RETIRED = "key.retired"
     KEY_DESTROYED = "key.destroyed"
+    POLICY_RELEASED = "policy.released"
     POLICY_RELOADED = "policy.reloaded"
     AUDIT_READ = "audit.read"
     AUDIT_VERIFIED = "audit.verified"

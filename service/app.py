@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from archive.migrate import schema_problem
+from archive.policy.watch import PolicyWatcher
 from archive.settings import Settings
 from audit.chain import SequencerThread
 from service import problems
@@ -16,7 +17,7 @@ from service.context import AppContext
 from service.deps import require_principal
 from service.logging import configure as configure_logging
 from service.middleware import RequestEnvelope
-from service.routers import audit, auth, customers, health, identity
+from service.routers import audit, auth, customers, health, identity, policy_admin
 
 # Reachable without a token, on purpose. Anything else unauthenticated fails a test.
 PUBLIC_ROUTES = frozenset({
@@ -48,9 +49,15 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         sequencer = SequencerThread(ctx.db.engine)
         app.state.sequencer = sequencer
         sequencer.start()
+        # Every serving process follows the newest policy release (archive/policy/watch.py).
+        watcher = PolicyWatcher(ctx.policy, ctx.db, interval=ctx.settings.policy.policy_poll_seconds)
+        app.state.policy_watcher = watcher
+        watcher.check_once()
+        watcher.start()
         try:
             yield
         finally:
+            watcher.stop()
             sequencer.stop()
 
     app = FastAPI(title="Customer Archive", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
@@ -63,6 +70,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     app.include_router(identity.router, dependencies=authenticated)
     app.include_router(audit.router, dependencies=authenticated)
     app.include_router(customers.router, dependencies=authenticated)
+    app.include_router(policy_admin.router, dependencies=authenticated)
     app.include_router(audit.public_router)
     return app
 

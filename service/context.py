@@ -44,7 +44,7 @@ class AppContext:
         if not settings.production:
             generate_local_keys(settings.keys_dir)
         ring = KeyRing(LocalKeyProvider(settings.keys_dir), SqlKeyStore(db.engine))
-        policy = PolicyEngine()
+        policy = PolicyEngine(settings.policy_dir)
         return cls(
             settings=settings,
             db=db,
