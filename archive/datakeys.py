@@ -6,9 +6,10 @@ any data sealed with it (crypto/keystore.py explains why)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, Index, Integer, LargeBinary, String, and_, func, or_, select, update
+from sqlalchemy import Engine, Index, Integer, LargeBinary, String, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -67,6 +68,15 @@ class SqlKeyStore:
         stored = self.get(row.customer_id, row.dek_version)
         assert stored is not None
         return stored
+
+    def insert_many(self, rows: Sequence[WrappedDek]) -> None:
+        """New customers' first keys in one transaction (IntegrityError if any exists)."""
+        if not rows:
+            return
+        with self._sessions.begin() as s:
+            s.execute(insert(DataKey), [
+                {"customer_id": r.customer_id, "dek_version": r.dek_version, "wrapped_key": r.wrapped_key,
+                 "kek_version": r.kek_version, "state": r.state.value} for r in rows])
 
     def update_wrapping(self, customer_id: uuid.UUID, dek_version: int, *, expected_kek_version: int,
                         wrapped_key: bytes, kek_version: int) -> bool:

@@ -46,7 +46,7 @@ ROLE_DEPARTMENT = {
     Role.ADMIN: "IT",
 }
 
-# Until the customer register exists, the demo customer login is bound to this fixed id.
+# The demo customer login is bound to this record (the first demo customer, an individual).
 DEMO_CUSTOMER_ID = uuid.UUID("0190a000-0000-7000-8000-000000000001")
 
 
@@ -96,7 +96,7 @@ def seed_customers(db: Database, ring: KeyRing, index: BlindIndex, count: int = 
         sales2 = IdentityRepository(uow.session).department_by_code("SALES2")
     if sales is None or sales2 is None or not all(users.values()):
         raise RuntimeError("seed the departments and demo users first")
-    ids = [new_id() for _ in range(count)]
+    ids = [DEMO_CUSTOMER_ID] + [new_id() for _ in range(count - 1)]
     for customer_id in ids:  # each data key is committed before anything is sealed with it
         ring.dek_for_encrypt(customer_id)
     with db.unit_of_work() as uow:

@@ -5,6 +5,8 @@ but each error names the status it means so the mapping stays in one table.
     ├── NotFound               404  (also: out of scope for someone who could never read it)
     ├── Conflict               409
     │   └── StaleVersion       412  (If-Match did not match)
+    ├── PreconditionRequired   428  (a change without If-Match)
+    ├── PayloadTooLarge        413
     ├── InvalidInput           422  (with per-field errors)
     ├── BadRequest             400
     ├── AuthenticationFailed   401
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 class FieldError:
     field: str
     message: str
+    line: int | None = None  # the file's line, for an import
 
 
 class ArchiveError(Exception):
@@ -45,6 +48,14 @@ class Conflict(ArchiveError):
 
 class StaleVersion(Conflict):
     status, title, type_slug = 412, "Precondition failed", "stale-version"
+
+
+class PreconditionRequired(ArchiveError):
+    status, title, type_slug = 428, "Precondition required", "precondition-required"
+
+
+class PayloadTooLarge(ArchiveError):
+    status, title, type_slug = 413, "Payload too large", "too-large"
 
 
 class InvalidInput(ArchiveError):

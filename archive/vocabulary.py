@@ -60,6 +60,11 @@ class Action(StrEnum):
     DOCUMENT_READ = "document.read"  # metadata only
     DOCUMENT_CONTENT_READ = "document.content.read"
     DOCUMENT_UPLOAD = "document.upload"
+    CONTRACT_CREATE = "contract.create"
+    CONTRACT_LIST = "contract.list"  # the ledger
+    CONTRACT_READ = "contract.read"
+    CONTRACT_EVENT = "contract.event"  # changed, performed, terminated
+    CONTRACT_HANDOVER = "contract.handover"  # dossier received by the credit manager, then archived
     JOINT_LIST_READ = "marketing.joint_list"
     REPORT_READ = "report.read"
 

@@ -35,6 +35,7 @@ class IndexKind(StrEnum):
     PHONE = "phone"
     EMAIL = "email"
     NAME = "name"
+    RECORD = "record"  # a whole record's canonical text: "is this row what we already hold?"
 
 
 _MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -86,8 +87,12 @@ def _name(text: str) -> str:
     return _drop_punctuation(text.casefold())
 
 
+def _record(text: str) -> str:
+    return text.strip()
+
+
 _NORMALISE = {IndexKind.ID_NUMBER: _id_number, IndexKind.PHONE: _phone, IndexKind.EMAIL: _email,
-              IndexKind.NAME: _name}
+              IndexKind.NAME: _name, IndexKind.RECORD: _record}
 
 
 def normalise(kind: IndexKind, value: str) -> str:

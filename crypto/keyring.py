@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from crypto._cache import TtlLru
@@ -91,6 +91,27 @@ class KeyRing:
         """A given version of the customer's DEK (active or retired)."""
         dek = self._cached((customer_id.int, dek_version))
         return dek if dek is not None else self._load(customer_id, dek_version)
+
+    def create_deks(self, customer_ids: Sequence[uuid.UUID]) -> None:
+        """Version-1 DEKs for brand-new customers, stored in one go when the store can
+        (`insert_many`, all or nothing), else one by one. For bulk intake: a thousand customers
+        cost one round trip instead of a thousand."""
+        insert_many = getattr(self.store, "insert_many", None)
+        if insert_many is None:
+            for customer_id in customer_ids:
+                self.dek_for_encrypt(customer_id)
+            return
+        generation = self._cache.generation
+        fresh: list[tuple[WrappedDek, bytes]] = []
+        for customer_id in customer_ids:
+            key = secrets.token_bytes(DEK_BYTES)
+            wrapped = self.provider.wrap(key, wrap_aad(customer_id, 1))
+            fresh.append((WrappedDek(customer_id, 1, wrapped.blob, wrapped.kek_version, DekState.ACTIVE), key))
+        insert_many([row for row, _ in fresh])
+        for row, key in fresh:
+            dek = Dek(row.customer_id, 1, key, limit=self._nonce_limit)
+            self._cache.put((row.customer_id.int, _ACTIVE), dek, generation=generation)
+            self._cache.put((row.customer_id.int, 1), dek, generation=generation)
 
     def rotate_dek(self, customer_id: uuid.UUID) -> Dek:
         """A new active DEK version; older ones keep opening what they sealed until the caller

@@ -451,6 +451,15 @@ def worker(
                   lock_path=settings.data_dir / "worker.lock", keys_dir=settings.keys_dir, once=once)
 
 
+def _register_subcommands() -> None:
+    from service.cli_import import import_app
+
+    app.add_typer(import_app, name="import")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     from service.logging import configure
 

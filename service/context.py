@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from archive import keyfiles
 from archive.datakeys import SqlKeyStore
 from archive.db import Database
-from archive.gate import CustomerGate
+from archive.blobs import BlobStore, blob_store_from
+from archive.gate import CustomerGate, DocumentGate
 from archive.identity.passwords import Passwords
 from archive.identity.throttle import LoginThrottle
 from archive.identity.tokens import OidcVerifier, TokenService
@@ -20,6 +21,7 @@ from crypto.blind_index import BlindIndex
 from crypto.envelope import FieldCipher
 from crypto.keyring import KeyRing
 from crypto.keys import LocalKeyProvider, generate_local_keys
+from crypto.streaming import BlobCipher
 
 
 @dataclass
@@ -35,6 +37,8 @@ class AppContext:
     key_ring: KeyRing
     blind_index: BlindIndex
     customers: CustomerGate
+    blob_store: BlobStore
+    documents: DocumentGate
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database | None = None) -> AppContext:
@@ -44,7 +48,11 @@ class AppContext:
         if not settings.production:
             generate_local_keys(settings.keys_dir)
         ring = KeyRing(LocalKeyProvider(settings.keys_dir), SqlKeyStore(db.engine))
+        index = BlindIndex.from_directory(settings.keys_dir)
+        lookup = keyfiles.audit_lookup(settings.keys_dir, create=not settings.production)
         policy = PolicyEngine(settings.policy_dir)
+        customers = CustomerGate(policy, FieldCipher(ring), index, lookup)
+        blobs = blob_store_from(settings)
         return cls(
             settings=settings,
             db=db,
@@ -54,12 +62,15 @@ class AppContext:
             throttle=LoginThrottle(per_user=auth.login_attempts_per_user,
                                    per_address=auth.login_attempts_per_address,
                                    storage_uri=auth.rate_limit_storage),
-            audit_lookup=keyfiles.audit_lookup(settings.keys_dir, create=not settings.production),
+            audit_lookup=lookup,
             checkpoint_keys=keyfiles.checkpoint_keys(settings.keys_dir, create=not settings.production),
             policy=policy,
             key_ring=ring,
-            blind_index=BlindIndex.from_directory(settings.keys_dir),
-            customers=CustomerGate(policy, FieldCipher(ring)),
+            blind_index=index,
+            customers=customers,
+            blob_store=blobs,
+            documents=DocumentGate(customers, BlobCipher(ring), blobs, db.session_factory,
+                                   max_bytes=settings.blobs.document_max_bytes),
         )
 
 

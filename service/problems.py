@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -33,7 +34,7 @@ def problem(
     slug: str,
     title: str,
     detail: str,
-    errors: list[dict[str, str]] | None = None,
+    errors: Sequence[Mapping[str, object]] | None = None,
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
@@ -50,7 +51,8 @@ def from_archive_error(exc: ArchiveError) -> JSONResponse:
         headers["WWW-Authenticate"] = 'Bearer realm="customer-archive"'
     if isinstance(exc, TooManyAttempts):
         headers["Retry-After"] = str(exc.retry_after)
-    errors = [{"field": e.field, "message": e.message} for e in exc.errors] or None
+    errors = [{"field": e.field, "message": e.message, **({"line": e.line} if e.line is not None else {})}
+              for e in exc.errors] or None
     return problem(exc.status, slug=exc.type_slug, title=exc.title, detail=exc.detail, errors=errors,
                    headers=headers or None)
 

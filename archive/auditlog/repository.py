@@ -41,8 +41,11 @@ def list_events(conn: Connection, f: EventFilter, *, limit: int, cursor: str | N
     query = select(events, chain.c.seq).outerjoin(chain, chain.c.event_id == events.c.id)
     conditions: list[ColumnElement[bool]] = []
     if f.customer_id is not None:
-        conditions.append(events.c.id.in_(
-            select(event_customers.c.event_id).where(event_customers.c.customer_id == f.customer_id)))
+        # Links are written when the sequencer chains an event; until then (well under a second)
+        # the event's own customer list answers, so a fresh read is never missing from a search.
+        conditions.append(or_(
+            events.c.id.in_(select(event_customers.c.event_id).where(event_customers.c.customer_id == f.customer_id)),
+            and_(chain.c.seq.is_(None), events.c.customer_ids.contains(str(f.customer_id)))))
     if f.actor:
         conditions.append(or_(events.c.actor_id == f.actor, events.c.actor_name == f.actor))
     for column, value in ((events.c.action, f.action), (events.c.purpose, f.purpose),

@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive.db import Base, IdMixin, utcnow
 
@@ -26,3 +26,14 @@ class BreakGlass(IdMixin, Base):
     reviewed_at: Mapped[datetime | None]
     review_outcome: Mapped[str | None] = mapped_column(String(16))  # justified | unjustified
     review_note: Mapped[str | None] = mapped_column(Text)
+
+
+def active_break_glass(session: Session, user_id: uuid.UUID, customer_id: uuid.UUID,
+                       now: datetime | None = None) -> BreakGlass | None:
+    """The caller's open, unexpired break-glass on this customer, if any (the gate asks)."""
+    now = now or utcnow()
+    return session.scalars(
+        select(BreakGlass).where(BreakGlass.opened_by == user_id, BreakGlass.customer_id == customer_id,
+                                 BreakGlass.closed_at.is_(None), BreakGlass.expires_at > now)
+        .order_by(BreakGlass.expires_at.desc()).limit(1)
+    ).first()

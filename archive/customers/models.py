@@ -87,6 +87,9 @@ class Customer(IdMixin, TimestampMixin, Base):
     email_bidx: Mapped[str | None] = mapped_column(String(80), index=True)
     id_number_bidx: Mapped[str | None] = mapped_column(String(80), index=True)
     tax_number_bidx: Mapped[str | None] = mapped_column(String(80), index=True)
+    # Blind index of the last imported row's canonical text: a re-import of the same row is
+    # recognised as "nothing changed" without decrypting anything.
+    record_bidx: Mapped[str | None] = mapped_column(String(80))
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (optimistic concurrency)
 
@@ -102,3 +105,34 @@ class CustomerStatusChange(IdMixin, Base):
     reason: Mapped[str] = mapped_column(Text)
     changed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerCorrection(IdMixin, Base):
+    """One corrected field: who, when, why, and the previous value still sealed (the ciphertext
+    as it stood, bound to the customer row), so history never holds plaintext."""
+
+    __tablename__ = "customer_corrections"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"), index=True)
+    field: Mapped[str] = mapped_column(String(64))
+    previous_ct: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed fields
+    previous_clear: Mapped[str | None] = mapped_column(String(300))  # public profile fields
+    version: Mapped[int] = mapped_column(Integer)  # the record's version after the change
+    reason: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(String(64))
+    changed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerReviewFlag(IdMixin, TimestampMixin, Base):
+    """A possible duplicate for a person to look at (same phone, near-identical name): the
+    record was kept, the doubt is on file until someone resolves it."""
+
+    __tablename__ = "customer_review_flags"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"), index=True)
+    other_customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))
+    reason: Mapped[str] = mapped_column(String(32))  # same_phone | similar_name
+    score: Mapped[int | None] = mapped_column(Integer)  # name similarity, 0–100
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

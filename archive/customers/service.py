@@ -3,17 +3,66 @@ data key (AAD: table, column, row, customer), blind indexes for exact search."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from archive.customers.models import INDEXED_FIELDS, SEALED_FIELDS, Customer
+from archive.customers.intake import company_key
+from archive.customers.models import INDEXED_FIELDS, SEALED_FIELDS, Customer, CustomerCorrection
 from archive.customers.repository import CustomerRepository
-from archive.db import new_id
+from archive.db import new_id, utcnow
 from archive.errors import FieldError, InvalidInput
 from crypto.blind_index import BlindIndex, IndexKind
 from crypto.envelope import FieldCipher, FieldContext
 
 PUBLIC_NAME_KINDS = ("enterprise", "institution")
+# Public profile fields a correction may change; the rest of the profile has its own steps.
+CORRECTABLE_PROFILE = ("industry", "region", "size_class")
+OWN_STEPS = {
+    "owner": "owner assignment", "department": "owner assignment", "status": "the lifecycle step",
+    "grade": "grading", "code": "nothing (the code is permanent)", "kind": "nothing (register anew)",
+    "id": "nothing", "version": "the If-Match header",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NewCustomer:
+    """A customer as the intake form or an import row gives it (plaintext, in memory only)."""
+
+    kind: str
+    name: str
+    code: str | None = None
+    department: str | None = None  # department code; default: the caller's
+    owner: str | None = None  # username; default: the caller
+    status: str = "potential"
+    profile: Mapping[str, str | None] = dataclasses.field(default_factory=dict)  # industry, region, size_class
+    sensitive: Mapping[str, str | None] = dataclasses.field(default_factory=dict)  # sealed fields except name
+
+
+def index_kind(field: str) -> IndexKind:
+    """Tax numbers share the ID-number index so one search finds either."""
+    return IndexKind.ID_NUMBER if field == "tax_number" else IndexKind(field)
+
+
+def check_correction(changes: Mapping[str, object]) -> dict[str, str | None]:
+    """Field names and value types of a correction; anything else is a 422 naming the field."""
+    errors = []
+    clean: dict[str, str | None] = {}
+    for field, value in changes.items():
+        if field in OWN_STEPS:
+            errors.append(FieldError(field, f"not changed by a correction; use {OWN_STEPS[field]}"))
+        elif field not in SEALED_FIELDS and field not in CORRECTABLE_PROFILE:
+            errors.append(FieldError(field, "not a customer field"))
+        elif value is not None and not isinstance(value, str | int | float):
+            errors.append(FieldError(field, "a text value or null"))
+        else:
+            clean[field] = None if value is None else str(value).strip() or None
+    if not changes:
+        errors.append(FieldError("body", "name at least one field to correct"))
+    if errors:
+        raise InvalidInput("The correction cannot be applied.", errors=errors)
+    return clean
 
 
 class CustomerRegistry:
@@ -32,17 +81,59 @@ class CustomerRegistry:
             raise InvalidInput("Unknown field(s).", errors=[FieldError(f, "not a customer field") for f in unknown])
         customer = Customer(id=customer_id or new_id(), code=code, kind=kind, department_id=department_id,
                             owner_id=owner_id, status=status, created_by=created_by, **dict(profile or {}))
+        for column, value in self.sealed_columns(customer.id, kind, sensitive).items():
+            setattr(customer, column, value)
+        self.repo.add(customer)
+        return customer
+
+    def sealed_columns(self, customer_id: uuid.UUID, kind: str,
+                       sensitive: Mapping[str, str | None]) -> dict[str, object]:
+        """Column values for the sensitive fields: each sealed on its own (AAD binds table,
+        column, row and customer), blind indexes for the searchable ones, and the public name
+        of an enterprise or institution in clear."""
+        columns: dict[str, object] = {}
         name = sensitive.get("name")
         if kind in PUBLIC_NAME_KINDS and name:
-            customer.public_name = name
-            customer.name_key = "".join(name.split()).casefold()
+            columns["public_name"], columns["name_key"] = name, company_key(name)
         for field, value in sensitive.items():
             if value is None:
                 continue
-            ctx = FieldContext("customers", field, customer.id, customer.id)
-            setattr(customer, f"{field}_ct", self.cipher.encrypt(ctx, value.encode()))
+            ctx = FieldContext("customers", field, customer_id, customer_id)
+            columns[f"{field}_ct"] = self.cipher.encrypt(ctx, value.encode())
             if field in INDEXED_FIELDS:
-                setattr(customer, f"{field}_bidx", self.index.compute(IndexKind(field if field != "tax_number"
-                                                                               else "id_number"), value).hex())
-        self.repo.add(customer)
-        return customer
+                columns[f"{field}_bidx"] = self.index.compute(index_kind(field), value).hex()
+        return columns
+
+    def correct(self, customer: Customer, changes: Mapping[str, str | None], *, reason: str, purpose: str,
+                changed_by: uuid.UUID | None) -> list[str]:
+        """Apply checked changes (`check_correction`); each changed field leaves a history row
+        with its previous value still sealed. Returns the names of the fields that changed."""
+        changed = []
+        for field, value in changes.items():
+            if field in CORRECTABLE_PROFILE:
+                previous = getattr(customer, field)
+                if previous == value:
+                    continue
+                setattr(customer, field, value)
+                history = CustomerCorrection(field=field, previous_clear=previous)
+            else:
+                history = CustomerCorrection(field=field, previous_ct=getattr(customer, f"{field}_ct"))
+                ctx = FieldContext("customers", field, customer.id, customer.id)
+                setattr(customer, f"{field}_ct", None if value is None else self.cipher.encrypt(ctx, value.encode()))
+                if field in INDEXED_FIELDS:
+                    index = None if value is None else self.index.compute(index_kind(field), value).hex()
+                    setattr(customer, f"{field}_bidx", index)
+                if field == "name" and customer.kind in PUBLIC_NAME_KINDS:
+                    customer.public_name = value
+                    customer.name_key = None if value is None else company_key(value)
+            history.customer_id, history.reason, history.purpose = customer.id, reason, purpose
+            history.changed_by, history.changed_at = changed_by, utcnow()
+            changed.append((field, history))
+        if changed:
+            customer.updated_at = utcnow()
+            self.repo.session.flush()  # bumps the version (optimistic concurrency)
+            for _, history in changed:
+                history.version = customer.version
+                self.repo.session.add(history)
+            self.repo.session.flush()
+        return [field for field, _ in changed]

@@ -188,3 +188,25 @@ def serve_forever(db: Database, *, tick_seconds: float, lock_path: Path | None, 
         lock.release()
 
 
+
+
+@job("contracts.overdue", every_ticks=5)
+def contracts_overdue(ctx: JobContext) -> str:
+    """Flag contract hand-over steps that went past their one-month due date (004 §3), as of
+    today in the company time zone; the ledger lists them (`GET /contracts?handover=overdue`)."""
+    from datetime import datetime
+
+    from archive.auditing import Auditor, system_actor
+    from archive.contracts.service import ContractLedger
+    from archive.db import utcnow
+    from archive.settings import Settings
+    from audit.events import AuditAction
+
+    today = datetime.now(Settings().zone).date()
+    ledger = ContractLedger(ctx.session)
+    fresh = ledger.flag_late(today, utcnow())
+    total = len(ledger.late(today))
+    if fresh:
+        Auditor(system_actor("worker")).record(ctx.session, AuditAction.CONTRACTS_OVERDUE, resource_type="contract",
+                                               extra={"newly_late": str(fresh), "late": str(total)})
+    return f"{total} late step(s), {fresh} new"

@@ -1,16 +1,116 @@
-"""Customers: every read goes through the gate (purpose, scope, fields), which logs it."""
+"""Customers: every read and correction goes through the gate (purpose, scope, fields), which
+logs it before anything is shown."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.concurrency import run_in_threadpool
 
+from archive.customers.importing import CustomerImporter, ImportRefused, ImportReport, read_csv
+from archive.customers.repository import CustomerRepository
+from archive.customers.service import CustomerRegistry
+from archive.customers.validation import parse_new_customer
+from archive.errors import InvalidInput, PayloadTooLarge
+from crypto.envelope import FieldCipher
 from service.deps import Audit, Context, CurrentPrincipal, Uow
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 XPurpose = Annotated[str | None, Header(alias="X-Purpose", description="Why you read this (purposes.yaml).")]
+
+
+class SearchIn(BaseModel):
+    """Exactly one identifier; it travels in the body, never in a URL."""
+
+    model_config = ConfigDict(extra="forbid")
+    id_number: str | None = Field(None, max_length=64, description="ID card, business licence or tax number.")
+    phone: str | None = Field(None, max_length=64)
+    email: str | None = Field(None, max_length=254)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SearchIn:
+        given = [k for k in ("id_number", "phone", "email") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of id_number, phone, email")
+        return self
+
+    @property
+    def field(self) -> tuple[str, str]:
+        name = next(k for k in ("id_number", "phone", "email") if getattr(self, k))
+        return name, str(getattr(self, name))
+
+
+class CustomerIn(BaseModel):
+    """The customer information record (客户资料卡). Sensitive fields are encrypted on arrival."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(description="individual, enterprise or institution")
+    name: str = Field(max_length=200)
+    code: str | None = Field(None, max_length=32, description="C-…; generated when absent")
+    department: str | None = Field(None, description="Department code; default: yours")
+    owner: str | None = Field(None, description="Username of the owning rep; default: you")
+    status: str = "potential"
+    industry: str | None = None
+    region: str | None = None
+    size_class: str | None = None
+    id_number: str | None = None
+    tax_number: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    annual_volume: str | None = None
+    credit_rating: str | None = None
+    cooperation_since: str | None = None
+
+
+@router.post("", status_code=201, summary="Register a customer (duplicate-checked)",
+             description="One record per company: the same ID or tax number as a registered customer is "
+                         "refused (409, pointing at it if you may see it); the same phone or a near-identical "
+                         "name is accepted and listed in `review_flags` for a person to check.",
+             responses={409: {"description": "Already registered"}})
+def create_customer(body: CustomerIn, principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit,
+                    response: Response, x_purpose: XPurpose = None) -> dict[str, Any]:
+    new, errors = parse_new_customer(body.model_dump())
+    if new is None:
+        raise InvalidInput("The customer record has problems; nothing was registered.", errors=errors)
+    registry = CustomerRegistry(CustomerRepository(uow.session), FieldCipher(ctx.key_ring), ctx.blind_index)
+    shown = ctx.customers.create(uow.session, principal, x_purpose, audit, new, registry, ctx.key_ring)
+    response.headers["ETag"] = f'"{shown["version"]}"'
+    response.headers["Location"] = f"/api/v1/customers/{shown['id']}"
+    return shown
+
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+@router.post("/import", summary="Import customers from CSV (all or nothing)",
+             description="Body: the CSV itself (`Content-Type: text/csv`), in API.md's import format. Every row "
+                         "is checked first; if any is bad nothing is imported and the 422 problem lists each "
+                         "(`errors`: line, field, message). Idempotent by customer code; `update=true` applies "
+                         "changed values of existing codes as corrections. The file is read in memory, never "
+                         "stored.",
+             responses={422: {"description": "Bad rows; nothing imported"}})
+async def import_customers(request: Request, principal: CurrentPrincipal, ctx: Context, audit: Audit, uow: Uow,
+                           x_purpose: XPurpose = None, update: bool = False, dry_run: bool = False,
+                           encoding: str = "utf-8") -> dict[str, Any]:
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_IMPORT_BYTES:
+            raise PayloadTooLarge(f"An import file may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MiB; "
+                                  "split it.")
+    rows, problems = read_csv(bytes(data), encoding)
+    if problems:
+        raise ImportRefused(ImportReport(problems=problems))
+    uow.rollback()  # the importer runs its own transactions; this request's holds nothing
+    importer = CustomerImporter(ctx.db, ctx.customers, ctx.key_ring, ctx.blind_index)
+    report = await run_in_threadpool(importer.run, principal, x_purpose, rows, auditor=audit, update=update,
+                                     dry_run=dry_run)
+    return {"rows": report.rows, "created": report.created, "updated": report.updated,
+            "unchanged": report.unchanged, "flagged": report.flagged, "dry_run": report.dry_run}
 
 
 @router.get("", summary="Customers in your scope",
@@ -24,9 +124,40 @@ def list_customers(principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: A
     return {"items": page, "next_cursor": page[-1]["id"] if len(items) > limit else None}
 
 
+@router.post("/search", summary="Exact search by ID number, phone or e-mail",
+             description="Compares blind indexes, never plaintext. Returns the matches in your scope; staff who "
+                         "could borrow also learn how many lie outside it (`outside_scope`).")
+def search_customers(body: SearchIn, principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit,
+                     x_purpose: XPurpose = None) -> dict[str, Any]:
+    field, value = body.field
+    return ctx.customers.search(uow.session, principal, x_purpose, audit, field, value)
+
+
 @router.get("/{customer_id}", summary="One customer, as the purpose admits",
             responses={403: {"description": "Outside your scope (with a pointer to the loan form)"},
                        404: {"description": "No such customer you could ever read"}})
 def read_customer(customer_id: uuid.UUID, principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit,
-                  x_purpose: XPurpose = None) -> dict[str, Any]:
-    return ctx.customers.read(uow.session, principal, x_purpose, customer_id, audit)
+                  response: Response, x_purpose: XPurpose = None) -> dict[str, Any]:
+    shown = ctx.customers.read(uow.session, principal, x_purpose, customer_id, audit)
+    response.headers["ETag"] = f'"{shown["version"]}"'
+    return shown
+
+
+@router.patch("/{customer_id}", summary="Correct a customer's data (If-Match required)",
+              description="Body: the fields to change and `reason`. Only fields the purpose shows you in clear; "
+                          "owner, department, status and grade change through their own steps. Send the ETag "
+                          "you read as If-Match: 412 if the record changed since, 428 without it. Each change "
+                          "keeps the previous value, still encrypted, in the correction history.",
+              responses={412: {"description": "The record changed since you read it"},
+                         428: {"description": "If-Match missing"}})
+def correct_customer(customer_id: uuid.UUID, principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit,
+                     response: Response, body: Annotated[dict[str, Any], Body()],
+                     x_purpose: XPurpose = None,
+                     if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> dict[str, Any]:
+    changes = dict(body)
+    reason = changes.pop("reason", "")
+    registry = CustomerRegistry(CustomerRepository(uow.session), FieldCipher(ctx.key_ring), ctx.blind_index)
+    shown = ctx.customers.update(uow.session, principal, x_purpose, audit, customer_id, if_match, changes,
+                                 str(reason or ""), registry)
+    response.headers["ETag"] = f'"{shown["version"]}"'
+    return shown

@@ -1,0 +1,167 @@
+"""One record per company (DOMAIN.md "Intake"): the duplicate checks every new customer passes,
+one at a time (`POST /customers`) or a whole file at once (the import).
+
+- Same licence / ID number or tax number (blind index) → refused: the register keeps one record.
+- Same phone (blind index), or a near-identical name → accepted but flagged for review.
+  Enterprise and institution names are public registry data kept in clear and compared fuzzily
+  after normalisation (rapidfuzz); an individual's name is sealed and compared only by the blind
+  index of its normalised form.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from archive.customers.models import Customer
+from crypto.blind_index import BlindIndex, IndexKind
+from crypto.errors import InvalidIndexValue
+
+SIMILAR_NAME = 92  # rapidfuzz ratio (0–100) from which two company names are flagged
+PUBLIC_NAME_KINDS = ("enterprise", "institution")
+# Legal-form words that do not tell two companies apart (a name is compared without them).
+_LEGAL_FORMS = re.compile(
+    r"(股份有限公司|有限责任公司|有限公司|集团公司|集团|公司|分公司|"
+    r"co\.?,?\s*ltd\.?|company\s+limited|limited|ltd\.?|inc\.?|corp\.?|llc)$",
+    re.IGNORECASE,
+)
+
+
+def company_key(name: str) -> str:
+    """The form two company names are compared in: NFKC, case-folded, without punctuation,
+    spaces and trailing legal-form words ("徐州华宇机械有限公司" ~ "徐州 华宇机械")."""
+    text = unicodedata.normalize("NFKC", name).casefold().strip()
+    previous = None
+    while previous != text:
+        previous = text
+        text = _LEGAL_FORMS.sub("", text).strip(" ,.")
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] not in "ZPSC")
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    field: str  # id_number | tax_number | phone | name
+    customer_id: uuid.UUID
+    code: str
+    score: int = 100
+
+
+@dataclass(slots=True)
+class Candidate:
+    """What the checks need of one new customer (plaintext stays in the caller's hands)."""
+
+    kind: str
+    name: str | None = None
+    id_number: str | None = None
+    tax_number: str | None = None
+    phone: str | None = None
+    code: str | None = None  # a re-import of this code is not a duplicate of itself
+
+
+@dataclass(slots=True)
+class Findings:
+    refusals: list[Match] = field(default_factory=list)  # same ID / tax number
+    flags: list[Match] = field(default_factory=list)  # same phone, similar name
+
+
+def _hexes(index: BlindIndex, kind: IndexKind, value: str | None) -> list[str]:
+    if not value:
+        return []
+    try:
+        return [c.hex() for c in index.candidates(kind, value)]
+    except InvalidIndexValue:
+        return []
+
+
+class DuplicateCheck:
+    def __init__(self, session: Session, index: BlindIndex) -> None:
+        self.session = session
+        self.index = index
+
+    def one(self, candidate: Candidate) -> Findings:
+        return self.many([candidate])[0]
+
+    def many(self, candidates: Sequence[Candidate]) -> list[Findings]:
+        """Findings per candidate, against the register and against each other (earlier rows of
+        the same batch count as registered: the first to record a customer owns it)."""
+        findings = [Findings() for _ in candidates]
+        self._identifiers(candidates, findings)
+        self._phones(candidates, findings)
+        self._names(candidates, findings)
+        return findings
+
+    def _existing(self, columns: Iterable[str], hexes: set[str]) -> list[Customer]:
+        if not hexes:
+            return []
+        found: list[Customer] = []
+        chunk = sorted(hexes)
+        for start in range(0, len(chunk), 500):
+            part = chunk[start:start + 500]
+            found += self.session.scalars(select(Customer).where(
+                or_(*(getattr(Customer, f"{c}_bidx").in_(part) for c in columns)))).all()
+        return found
+
+    def _identifiers(self, candidates: Sequence[Candidate], findings: list[Findings]) -> None:
+        per_row = [{h for v in (c.id_number, c.tax_number) for h in _hexes(self.index, IndexKind.ID_NUMBER, v)}
+                   for c in candidates]
+        registered: dict[str, tuple[str, uuid.UUID, str]] = {}
+        for customer in self._existing(("id_number", "tax_number"), set().union(*per_row)):
+            for column in ("id_number", "tax_number"):
+                value = getattr(customer, f"{column}_bidx")
+                if value:
+                    registered[value] = (column, customer.id, customer.code)
+        for i, (candidate, hexes) in enumerate(zip(candidates, per_row, strict=True)):
+            seen: set[uuid.UUID] = set()
+            for h in hexes:
+                hit = registered.get(h)
+                if hit and hit[1] not in seen and hit[2] != candidate.code:
+                    seen.add(hit[1])
+                    findings[i].refusals.append(Match(hit[0], hit[1], hit[2]))
+            for h in hexes:  # later rows of the same batch meet this one as registered
+                registered.setdefault(h, ("id_number", _batch_id(i), candidate.code or f"row {i + 1}"))
+
+    def _phones(self, candidates: Sequence[Candidate], findings: list[Findings]) -> None:
+        per_row = [set(_hexes(self.index, IndexKind.PHONE, c.phone)) for c in candidates]
+        registered: dict[str, tuple[uuid.UUID, str]] = {}
+        for customer in self._existing(("phone",), set().union(*per_row)):
+            registered[customer.phone_bidx or ""] = (customer.id, customer.code)
+        for i, (candidate, hexes) in enumerate(zip(candidates, per_row, strict=True)):
+            hit = next((registered[h] for h in hexes if h in registered), None)
+            if hit and hit[1] != candidate.code:
+                findings[i].flags.append(Match("phone", hit[0], hit[1]))
+            for h in hexes:
+                registered.setdefault(h, (_batch_id(i), candidate.code or f"row {i + 1}"))
+
+    def _names(self, candidates: Sequence[Candidate], findings: list[Findings]) -> None:
+        public = [(i, company_key(c.name)) for i, c in enumerate(candidates)
+                  if c.kind in PUBLIC_NAME_KINDS and c.name and company_key(c.name)]
+        if public:
+            rows = self.session.execute(select(Customer.id, Customer.code, Customer.name_key)
+                                        .where(Customer.name_key.is_not(None))).all()
+            keys = [r.name_key for r in rows]
+            for i, key in public:
+                best = process.extractOne(key, keys, scorer=fuzz.ratio, score_cutoff=SIMILAR_NAME) if keys else None
+                if best is not None:
+                    row = rows[best[2]]
+                    if row.code != candidates[i].code:
+                        findings[i].flags.append(Match("name", row.id, row.code, int(best[1])))
+        private = [(i, _hexes(self.index, IndexKind.NAME, c.name)) for i, c in enumerate(candidates)
+                   if c.kind not in PUBLIC_NAME_KINDS and c.name]
+        wanted = {h for _, hexes in private for h in hexes}
+        registered = {c.name_bidx: c for c in self._existing(("name",), wanted)}
+        for i, hexes in private:
+            hit = next((registered[h] for h in hexes if h in registered), None)
+            if hit is not None and hit.code != candidates[i].code:
+                findings[i].flags.append(Match("name", hit.id, hit.code))
+
+
+def _batch_id(row: int) -> uuid.UUID:
+    """A stand-in id for a row of the same batch that is not registered yet."""
+    return uuid.UUID(int=row + 1)

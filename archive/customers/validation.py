@@ -1,0 +1,93 @@
+"""What a new customer's fields must look like, the same for the intake form and an import row:
+each problem names its field, so a person can fix the row (API.md import CSV format)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from archive.customers.models import KINDS, SEALED_FIELDS, STATUSES
+from archive.customers.service import NewCustomer
+from archive.errors import FieldError
+
+CODE = re.compile(r"C-[0-9A-Za-z][0-9A-Za-z-]{0,29}")
+# Resident ID (18 characters, last may be X) or unified social credit code (18 alphanumerics).
+ID_NUMBER = re.compile(r"[0-9A-Z]{15}[0-9A-Z]{3}|[0-9]{15}")
+PHONE = re.compile(r"\+?[0-9][0-9 ()\-]{5,24}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+CREDIT_RATINGS = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C", "D")
+SIZE_CLASSES = ("large", "medium", "small")
+PROFILE = ("industry", "region", "size_class")
+LIMITS = {"name": 200, "address": 300, "industry": 100, "region": 100}
+
+
+def _clean(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def parse_new_customer(fields: Mapping[str, object]) -> tuple[NewCustomer | None, list[FieldError]]:
+    """A NewCustomer, or every problem found (all of them, not just the first)."""
+    v = {k: _clean(x) for k, x in fields.items()}
+    errors: list[FieldError] = []
+
+    def bad(field: str, message: str) -> None:
+        errors.append(FieldError(field, message))
+
+    code, kind, name = v.get("code"), v.get("kind"), v.get("name")
+    if code is not None and not CODE.fullmatch(code):
+        bad("code", "starts with C- followed by letters, digits or dashes (at most 32 characters)")
+    if kind not in KINDS:
+        bad("kind", f"one of {', '.join(KINDS)}")
+    if not name:
+        bad("name", "required")
+    status = v.get("status") or "potential"
+    if status not in STATUSES:
+        bad("status", f"one of {', '.join(STATUSES)}")
+    for field, limit in LIMITS.items():
+        if (v.get(field) or "") and len(v[field] or "") > limit:
+            bad(field, f"at most {limit} characters")
+    for field in ("id_number", "tax_number"):
+        value = v.get(field)
+        if value and not ID_NUMBER.fullmatch(value.replace(" ", "").upper()):
+            bad(field, "18 letters or digits (ID card, business licence or unified social credit code)")
+    phone = v.get("phone")
+    if phone and not PHONE.fullmatch(phone):
+        bad("phone", "digits, spaces, dashes and brackets, optionally with a leading +")
+    email = v.get("email")
+    if email and not EMAIL.fullmatch(email):
+        bad("email", "an address like name@example.com")
+    volume = v.get("annual_volume")
+    if volume:
+        try:
+            amount = Decimal(volume.replace(",", ""))
+            if not amount.is_finite() or amount < 0:
+                raise InvalidOperation
+            v["annual_volume"] = str(amount)
+        except InvalidOperation:
+            bad("annual_volume", "an amount in CNY, e.g. 1500000 or 1500000.50")
+    rating = v.get("credit_rating")
+    if rating and rating.upper() not in CREDIT_RATINGS:
+        bad("credit_rating", f"one of {', '.join(CREDIT_RATINGS)}")
+    elif rating:
+        v["credit_rating"] = rating.upper()
+    since = v.get("cooperation_since")
+    if since:
+        try:
+            if date.fromisoformat(since) > date.today():
+                bad("cooperation_since", "not in the future")
+        except ValueError:
+            bad("cooperation_since", "a date as YYYY-MM-DD")
+    size = v.get("size_class")
+    if size and size not in SIZE_CLASSES:
+        bad("size_class", f"one of {', '.join(SIZE_CLASSES)}")
+    if errors or kind is None or name is None:
+        return None, errors
+    sensitive = {f: v.get(f) for f in SEALED_FIELDS if f != "name" and v.get(f) is not None}
+    return NewCustomer(kind=kind, name=name, code=code, department=v.get("department"), owner=v.get("owner"),
+                       status=status, profile={f: v.get(f) for f in PROFILE if v.get(f)},
+                       sensitive=sensitive), []

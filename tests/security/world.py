@@ -1,0 +1,110 @@
+"""A small committed archive for the policy matrix: for every role a user, a colleague in the
+same department, a customer each owns, one customer in another department, and a customer
+login bound to its own record. Built through the real services on a real database."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, select, text
+
+from archive.customers.models import Customer
+from archive.customers.repository import CustomerRepository
+from archive.customers.service import CustomerRegistry
+from archive.db import Database, new_id
+from archive.vocabulary import Role
+from crypto.envelope import FieldCipher
+from service.app import create_app
+from tests.support import ApiClient, add_user, make_context
+
+STAFF = [r for r in Role if r is not Role.CUSTOMER]
+DEPARTMENT = {Role.SALES_REP: "SALES", Role.DEPARTMENT_HEAD: "SALES"}
+SCOPES = ("own", "department", "other")
+
+
+def department_of(role: Role) -> str:
+    return DEPARTMENT.get(role, role.value.upper().replace("_", "")[:12])
+
+
+def values_for(n: int) -> dict[str, str]:
+    """Distinct, recognisable plaintext per customer (the matrix compares what comes back)."""
+    return {
+        "name": "张" + "伟芳娜敏静丽强磊军洋勇艳杰娟涛"[n % 15] + "明",
+        "phone": f"139{n:08d}",
+        "email": f"owner{n}@example.cn",
+        "address": f"江苏省徐州市建设路{n}号",
+        "id_number": f"32030219800101{n:04d}",
+        "tax_number": f"91320300MA1{n:07d}",
+        "bank_accounts": f"6222020{n:09d}",
+        "annual_volume": str(1_000_000 + n),
+        "credit_rating": "AA",
+        "cooperation_since": "2019-01-01",
+        "savings": str(50_000 + n),
+        "insurance_balances": str(7_000 + n),
+    }
+
+
+@dataclass
+class World:
+    api: ApiClient
+    db: Database
+    tokens: dict[str, str] = field(default_factory=dict)
+    targets: dict[tuple[str, str], uuid.UUID] = field(default_factory=dict)  # (role, scope) -> customer
+    plain: dict[uuid.UUID, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def engine(self) -> Engine:
+        return self.db.engine
+
+    def version(self, customer_id: uuid.UUID) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(Customer.version).where(Customer.id == customer_id)).scalar_one())
+
+    def decisions(self, request_id: str) -> set[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT decision FROM audit_events WHERE request_id = :r"), {"r": request_id})
+            return {r[0] for r in rows}
+
+
+def build_world(db: Database, data_dir: Path) -> World:
+    ctx = make_context(db, data_dir)
+    world = World(ApiClient(create_app(ctx)), db)
+    users = {}
+    for role in STAFF:
+        dept = department_of(role)
+        users[role.value] = add_user(ctx, username=role.value, roles=[role.value], department=dept)
+        users[role.value + "_peer"] = add_user(ctx, username=role.value + "_peer", roles=[role.value],
+                                               department=dept)
+    users["outsider"] = add_user(ctx, username="outsider", roles=[Role.SALES_REP.value], department="ELSEWHERE")
+    departments = {u.username: u.department_id for u in users.values()}
+
+    plan: list[tuple[uuid.UUID, str, uuid.UUID]] = []  # (customer id, owner username, department id)
+    other = new_id()
+    plan.append((other, "outsider", departments["outsider"]))
+    for role in STAFF:
+        own, peer = new_id(), new_id()
+        plan += [(own, role.value, departments[role.value]), (peer, role.value + "_peer", departments[role.value])]
+        world.targets[(role.value, "own")] = own
+        world.targets[(role.value, "department")] = peer
+        world.targets[(role.value, "other")] = other
+    myself = new_id()
+    plan.append((myself, "customer_service_peer", departments["customer_service_peer"]))
+    world.targets[("customer", "own")] = myself
+    world.targets[("customer", "department")] = world.targets[("sales_rep", "department")]
+    world.targets[("customer", "other")] = other
+
+    for customer_id, _, _ in plan:  # data keys are committed before anything is sealed with them
+        ctx.key_ring.dek_for_encrypt(customer_id)
+    with db.unit_of_work() as uow:
+        registry = CustomerRegistry(CustomerRepository(uow.session), FieldCipher(ctx.key_ring), ctx.blind_index)
+        for n, (customer_id, owner, dept) in enumerate(plan):
+            world.plain[customer_id] = values_for(n)
+            registry.register(customer_id=customer_id, code=f"C-M{n:04d}", kind="individual", department_id=dept,
+                              owner_id=users[owner].id, status="active", profile={"industry": "制造"},
+                              sensitive=world.plain[customer_id])
+    add_user(ctx, username="customer", roles=[Role.CUSTOMER.value], kind="customer", customer_id=myself)
+    for username in [*users, "customer"]:
+        world.tokens[username] = world.api.token(username)
+    return world
