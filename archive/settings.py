@@ -117,6 +117,26 @@ class PolicySettings(_Area):
     )
 
 
+class BlobSettings(_Area):
+    blob_store: Literal["fs", "s3"] = Field(
+        "fs", description="Where encrypted document blobs live: `fs` under `<data_dir>/blobs`, or `s3`."
+    )
+    document_max_bytes: int = Field(
+        100 * 1024 * 1024, description="Largest document accepted (413 above); the request body limit "
+        "ARCHIVE_MAX_UPLOAD_BYTES must leave room for it.", gt=0
+    )
+    s3_endpoint: str | None = Field(None, description="S3 endpoint URL, e.g. `https://s3.example.cn:9000`.")
+    s3_bucket: str | None = Field(None, description="Bucket of the blobs (must exist).")
+    s3_prefix: str = Field("documents/", description="Key prefix of the blobs inside the bucket.")
+    s3_region: str = Field("us-east-1", description="Region used to sign requests.")
+    s3_access_key: SecretStr | None = Field(None, description="S3 access key id.")
+    s3_secret_key: SecretStr | None = Field(None, description="S3 secret access key.")
+
+
+# Well-known default credentials of S3-compatible servers; never in production.
+DEMO_S3_SECRETS = frozenset({"minioadmin", "minio123", "admin", "password", "secret", "changeme", "test"})
+
+
 class Settings:
     """All areas together; each area reads its own `ARCHIVE_*` variables."""
 
@@ -127,6 +147,7 @@ class Settings:
         self.server = ServerSettings()
         self.worker = WorkerSettings()
         self.policy = PolicySettings()
+        self.blobs = BlobSettings()
 
     @property
     def production(self) -> bool:
@@ -145,6 +166,10 @@ class Settings:
     @property
     def policy_dir(self) -> Path:
         return (self.policy.policy_dir or default_policy_dir()).resolve()
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "blobs"
 
     @property
     def keys_dir(self) -> Path:
@@ -186,4 +211,20 @@ class Settings:
             problems.append("ARCHIVE_DATABASE_URL is unset: production runs on PostgreSQL, not the demo SQLite")
         if (self.keys_dir / DEMO_JWT_SECRET_FILE).exists() and auth.jwt_secret is None:
             problems.append("a generated demo JWT secret is present under ARCHIVE_DATA_DIR/keys")
+        problems += self._blob_store_problems()
+        return problems
+
+    def _blob_store_problems(self) -> list[str]:
+        blobs = self.blobs
+        if blobs.blob_store != "s3":
+            return []
+        problems = [f"ARCHIVE_S3_{name.upper()} is unset (ARCHIVE_BLOB_STORE=s3)"
+                    for name in ("endpoint", "bucket") if not getattr(blobs, f"s3_{name}")]
+        for name in ("access_key", "secret_key"):
+            value = getattr(blobs, f"s3_{name}")
+            secret = value.get_secret_value() if value is not None else ""
+            if not secret:
+                problems.append(f"ARCHIVE_S3_{name.upper()} is unset (ARCHIVE_BLOB_STORE=s3)")
+            elif secret.lower() in DEMO_S3_SECRETS or (name == "secret_key" and len(secret) < 16):
+                problems.append(f"ARCHIVE_S3_{name.upper()} is a demo or weak value")
         return problems

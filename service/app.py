@@ -17,7 +17,18 @@ from service.context import AppContext
 from service.deps import require_principal
 from service.logging import configure as configure_logging
 from service.middleware import RequestEnvelope
-from service.routers import audit, auth, break_glass, contracts, customers, health, identity, me, policy_admin
+from service.routers import (
+    audit,
+    auth,
+    break_glass,
+    contracts,
+    customers,
+    documents,
+    health,
+    identity,
+    me,
+    policy_admin,
+)
 
 # Reachable without a token, on purpose. Anything else unauthenticated fails a test.
 PUBLIC_ROUTES = frozenset({
@@ -70,6 +81,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     app.include_router(identity.router, dependencies=authenticated)
     app.include_router(audit.router, dependencies=authenticated)
     app.include_router(customers.router, dependencies=authenticated)
+    app.include_router(documents.router, dependencies=authenticated)
     app.include_router(break_glass.router, dependencies=authenticated)
     app.include_router(me.router, dependencies=authenticated)
     app.include_router(contracts.router, dependencies=authenticated)
