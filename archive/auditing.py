@@ -6,7 +6,9 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,6 +20,30 @@ from audit import log as audit_log
 from audit.events import Actor, ActorKind, AuditAction, Decision, EventDraft
 
 AUDIT_UNAVAILABLE = "The access log cannot be written right now, so nothing was done. Try again shortly."
+
+# Every event names the policy version in force when it was written. A serving process points
+# this at its engine (`follow_policy`); a command without one reads the version of the files.
+_policy_source: Callable[[], str] | None = None
+
+
+def follow_policy(source: Callable[[], str]) -> None:
+    global _policy_source
+    _policy_source = source
+
+
+@cache
+def _files_version() -> str:
+    from archive.policy.engine import default_policy_dir
+    from archive.policy.files import policy_version
+
+    try:
+        return policy_version(default_policy_dir())
+    except OSError:
+        return ""
+
+
+def current_policy_version() -> str:
+    return _policy_source() if _policy_source is not None else _files_version()
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -45,6 +71,8 @@ class Auditor:
     def record(self, session: Session | Connection, action: AuditAction | str,
                decision: Decision = Decision.ALLOWED, **details: object) -> None:
         """Insert the event in the session's transaction; the act commits with it or not at all."""
+        if not details.get("policy_version"):
+            details["policy_version"] = current_policy_version()
         draft = EventDraft(actor=self.actor, action=action, decision=decision, request_id=self.request_id,
                            client_address=self.client_address, **details)  # type: ignore[arg-type]
         try:

@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, Index, Integer, LargeBinary, String, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, Index, Integer, LargeBinary, String, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from archive.db import Base, utcnow
+from archive.db import Base, bulk_insert, utcnow
 from crypto.keystore import Cursor, DekState, WrappedDek
 
 
@@ -73,10 +73,11 @@ class SqlKeyStore:
         """New customers' first keys in one transaction (IntegrityError if any exists)."""
         if not rows:
             return
-        with self._sessions.begin() as s:
-            s.execute(insert(DataKey), [
+        now = utcnow()
+        with self._sessions.begin() as s:  # one executemany for the whole batch
+            bulk_insert(s.connection(), DataKey.__table__, [
                 {"customer_id": r.customer_id, "dek_version": r.dek_version, "wrapped_key": r.wrapped_key,
-                 "kek_version": r.kek_version, "state": r.state.value} for r in rows])
+                 "kek_version": r.kek_version, "state": r.state.value, "created_at": now} for r in rows])
 
     def update_wrapping(self, customer_id: uuid.UUID, dek_version: int, *, expected_kek_version: int,
                         wrapped_key: bytes, kek_version: int) -> bool:

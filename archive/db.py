@@ -9,16 +9,17 @@ PostgreSQL; production uses the same code path.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import uuid_utils
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, Uuid, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, Table, TypeDecorator, Uuid, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql import FromClause
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -105,6 +106,26 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     if pool_size <= 0:
         return create_engine(url, echo=echo, poolclass=NullPool)
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def bulk_insert(connection: Connection, table: FromClause, rows: Sequence[Mapping[str, Any]]) -> None:
+    """One executemany straight to the driver: each column's bind processor is looked up once,
+    not SQLAlchemy's per-row parameter machinery (the bulk-import hot path). Every row must
+    have the same keys."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    columns = [table.c[name] for name in rows[0]]
+    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    # Table and column names come from the metadata, never from input.
+    name = table.name if isinstance(table, Table) else str(table)
+    sql = (f"INSERT INTO {quote(name)} ({', '.join(quote(c.name) for c in columns)}) "  # noqa: S608
+           f"VALUES ({', '.join([marker] * len(columns))})")
+    pairs = list(zip([c.name for c in columns], processors, strict=True))
+    connection.exec_driver_sql(sql, [tuple(p(row[n]) if p is not None and row[n] is not None else row[n]
+                                           for n, p in pairs) for row in rows])
 
 
 class Database:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import structlog
@@ -33,7 +34,14 @@ from archive.documents.errors import ContentDestroyed, ContentUnavailable
 from archive.documents.intake import BlobIntake, UploadForm, content_context
 from archive.documents.models import Document
 from archive.documents.repository import DocumentRepository
-from archive.documents.service import DocumentContent, DocumentRegistry, audit_details, check_fields, describe
+from archive.documents.service import (
+    DocumentContent,
+    DocumentRegistry,
+    audit_details,
+    check_early,
+    check_fields,
+    describe,
+)
 from archive.errors import (
     ArchiveError,
     BadRequest,
@@ -46,6 +54,7 @@ from archive.errors import (
     StaleVersion,
 )
 from archive.identity.models import Department, User
+from archive.identity.names import Names
 from archive.identity.principal import Principal
 from archive.identity.repository import IdentityRepository
 from archive.policy import PolicyEngine, Relation, evaluate_scope
@@ -128,6 +137,7 @@ class CustomerGate:
         self.cipher = cipher
         self.index = index
         self.lookup = lookup
+        self.names = Names()
 
     def _refuse(self, session: Session, auditor: Auditor, action: Action, error: ArchiveError, *,
                 purpose: str, rule: str = "", customer: uuid.UUID | None = None) -> ArchiveError:
@@ -400,10 +410,8 @@ class CustomerGate:
                 values[name] = getattr(customer, name)
         if customer.public_name and customer.kind in ("enterprise", "institution"):
             values["name"] = customer.public_name
-        department = session.get(Department, customer.department_id)
-        owner = session.get(User, customer.owner_id) if customer.owner_id else None
-        values["department"] = department.code if department else None
-        values["owner"] = owner.username if owner else None
+        values["department"] = self.names.department_code(session, customer.department_id)
+        values["owner"] = self.names.username(session, customer.owner_id)
         shown = grant.decision.render(values, customer.kind)
         return {"id": str(customer.id), "code": customer.code, "kind": customer.kind, "status": customer.status,
                 "grade": customer.grade, "version": customer.version,
@@ -452,10 +460,9 @@ class DocumentGate:
             raise Forbidden("No permit for this upload.")
         document_id = new_id()
         intake = BlobIntake(self.cipher, self.store, max_bytes=self.max_bytes)
-        stored = intake.take(permit.customer_id, document_id, form, lambda fields: check_fields(fields, partial=True))
+        stored = intake.take(permit.customer_id, document_id, form, check_early)
         try:
             new = check_fields(form.fields)
-            assert new is not None
             document = DocumentRegistry(DocumentRepository(session)).file(
                 document_id=document_id, customer_id=permit.customer_id, new=new, stored=stored,
                 uploaded_by=permit.uploaded_by)
@@ -497,7 +504,7 @@ class DocumentGate:
         try:
             chunks = self.store.open(document.blob_key)
         except BlobMissing:
-            raise self._damaged(document, auditor, "BlobMissing") from None
+            raise self._damaged(document, auditor, "BlobMissing", session=session) from None
         grant = self._allow(session, auditor, decision, action, document.customer_id, document)
         source = ChunkReader(chunks)
         try:
@@ -557,19 +564,21 @@ class DocumentGate:
               ) -> ArchiveError:
         details = audit_details(decision, document, document.customer_id if document else None)
         if document is None:
-            details["resource_id"] = str(document_id or "")
+            details.update(resource_type="document", resource_id=str(document_id or ""))
         return refuse(session, auditor, action, error, **details)
 
-    def _damaged(self, document: Document, auditor: Auditor, what: str, *, destroyed: bool = False) -> ArchiveError:
-        """Log and audit (in a session of its own: the request's already committed its grant) a
-        blob that is missing, damaged or no longer readable; the caller raises what it returns."""
+    def _damaged(self, document: Document, auditor: Auditor, what: str, *, session: Session | None = None,
+                 destroyed: bool = False) -> ArchiveError:
+        """Log and audit a blob that is missing, damaged or no longer readable — in the request's
+        session before the grant, in one of its own once the grant is committed; the caller
+        raises what it returns."""
         log.error("document.content_damaged", document_id=str(document.id), error=what)
-        with self.sessions() as session:
-            auditor.record(session, Action.DOCUMENT_CONTENT_READ.value, Decision.DENIED, resource_type="document",
+        with nullcontext(session) if session is not None else self.sessions() as events:
+            auditor.record(events, Action.DOCUMENT_CONTENT_READ.value, Decision.DENIED, resource_type="document",
                            resource_id=str(document.id), customer_ids=(document.customer_id,),
-                           reason=f"the stored content failed its check ({what}); the transfer was aborted",
+                           reason=f"the stored content failed its check ({what}); nothing more was sent",
                            extra={"integrity": "destroyed" if destroyed else "failed", "error": what})
-            session.commit()
+            events.commit()
         if destroyed:
             return ContentDestroyed("The customer's data key was destroyed (crypto-shredding); this content is "
                                     "permanently unreadable.")

@@ -154,6 +154,12 @@ class BlindIndex:
                 self._install({v: _keyfiles.read_private(p) for v, p in found.items()})
                 self._stamp = stamp
 
+    def pinned(self) -> PinnedIndex:
+        """The keys as they are now, without re-checking the directory on every call: for bulk
+        work (an import computes thousands of indexes; a rotation mid-import waits for the next)."""
+        self._reload()
+        return PinnedIndex(*self._state)
+
     @property
     def active_version(self) -> int:
         self._reload()
@@ -186,6 +192,29 @@ class BlindIndex:
 
     def __repr__(self) -> str:
         return f"BlindIndex(versions={self._state[1]}, directory={self._dir})"
+
+
+class PinnedIndex:
+    """`BlindIndex.compute` / `candidates` over a fixed set of keys."""
+
+    __slots__ = ("_keys", "_versions")
+
+    def __init__(self, keys: dict[tuple[IndexKind, int], bytes], versions: list[int]) -> None:
+        self._keys = keys
+        self._versions = versions
+
+    def compute(self, kind: IndexKind, value: str, *, version: int | None = None) -> bytes:
+        chosen = self._versions[0] if version is None else version
+        key = self._keys.get((kind, chosen))
+        if key is None:
+            raise UnknownKeyVersion(f"no blind-index key v{chosen}")
+        return chosen.to_bytes(2, "big") + hmac.digest(key, normalise(kind, value).encode(), "sha256")[:MAC_BYTES]
+
+    def candidates(self, kind: IndexKind, value: str) -> list[bytes]:
+        """Active version first."""
+        text = normalise(kind, value).encode()
+        return [v.to_bytes(2, "big") + hmac.digest(self._keys[(kind, v)], text, "sha256")[:MAC_BYTES]
+                for v in self._versions]
 
 
 def rotate_index_key(directory: Path) -> int:

@@ -94,24 +94,34 @@ class KeyRing:
 
     def create_deks(self, customer_ids: Sequence[uuid.UUID]) -> None:
         """Version-1 DEKs for brand-new customers, stored in one go when the store can
-        (`insert_many`, all or nothing), else one by one. For bulk intake: a thousand customers
-        cost one round trip instead of a thousand."""
+        (`insert_many`, all or nothing), else one by one."""
         insert_many = getattr(self.store, "insert_many", None)
         if insert_many is None:
             for customer_id in customer_ids:
                 self.dek_for_encrypt(customer_id)
             return
+        insert_many([wrapped for wrapped, _ in self.prepare_deks(customer_ids)])
+
+    def prepare_deks(self, customer_ids: Sequence[uuid.UUID]) -> list[tuple[WrappedDek, Dek]]:
+        """Version-1 DEKs for brand-new customers: each wrapped (for the caller to store — in the
+        same transaction as the data sealed with it, so both commit or neither does) and open
+        (to seal with; also cached). If that transaction fails, call `forget_many`."""
         generation = self._cache.generation
-        fresh: list[tuple[WrappedDek, bytes]] = []
-        for customer_id in customer_ids:
-            key = secrets.token_bytes(DEK_BYTES)
-            wrapped = self.provider.wrap(key, wrap_aad(customer_id, 1))
-            fresh.append((WrappedDek(customer_id, 1, wrapped.blob, wrapped.kek_version, DekState.ACTIVE), key))
-        insert_many([row for row, _ in fresh])
-        for row, key in fresh:
-            dek = Dek(row.customer_id, 1, key, limit=self._nonce_limit)
-            self._cache.put((row.customer_id.int, _ACTIVE), dek, generation=generation)
-            self._cache.put((row.customer_id.int, 1), dek, generation=generation)
+        made: list[tuple[WrappedDek, Dek]] = []
+        keys = [secrets.token_bytes(DEK_BYTES) for _ in customer_ids]
+        pairs = [(key, wrap_aad(customer_id, 1)) for key, customer_id in zip(keys, customer_ids, strict=True)]
+        wrap_many = getattr(self.provider, "wrap_many", None)
+        wrapped_all = wrap_many(pairs) if wrap_many is not None else [self.provider.wrap(k, a) for k, a in pairs]
+        for customer_id, key, wrapped in zip(customer_ids, keys, wrapped_all, strict=True):
+            dek = Dek(customer_id, 1, key, limit=self._nonce_limit)
+            made.append((WrappedDek(customer_id, 1, wrapped.blob, wrapped.kek_version, DekState.ACTIVE), dek))
+            self._cache.put((customer_id.int, _ACTIVE), dek, generation=generation)
+            self._cache.put((customer_id.int, 1), dek, generation=generation)
+        return made
+
+    def forget_many(self, customer_ids: Sequence[uuid.UUID]) -> None:
+        gone = {c.int for c in customer_ids}
+        self._cache.discard(lambda key: key[0] in gone)
 
     def rotate_dek(self, customer_id: uuid.UUID) -> Dek:
         """A new active DEK version; older ones keep opening what they sealed until the caller

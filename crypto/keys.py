@@ -17,7 +17,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -152,6 +152,17 @@ class LocalKeyProvider:
             aead = self._aead(version)
         nonce = os.urandom(12)
         return Wrapped(version, _WRAP_FORMAT + nonce + aead.encrypt(nonce, dek, _bind(aad, version)))
+
+    def wrap_many(self, items: Sequence[tuple[bytes, bytes]]) -> list[Wrapped]:
+        """`wrap` for many (key, aad) pairs under one look at the key state (bulk intake)."""
+        with self._lock:
+            version = self.active_version()
+            aead = self._aead(version)
+        out = []
+        for dek, aad in items:
+            nonce = os.urandom(12)
+            out.append(Wrapped(version, _WRAP_FORMAT + nonce + aead.encrypt(nonce, dek, _bind(aad, version))))
+        return out
 
     def unwrap(self, kek_version: int, blob: bytes, aad: bytes) -> bytes:
         with self._lock:

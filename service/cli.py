@@ -8,6 +8,7 @@ import secrets
 import signal
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -114,6 +115,9 @@ def demo(
     with out.status("Seeding demo data…"):
         logins = demo_data.seed(ctx.db, ctx.passwords, password)
         demo_data.seed_customers(ctx.db, ctx.key_ring, ctx.blind_index)
+        today = datetime.now(settings.zone).date()
+        demo_data.seed_contracts(ctx.db, today)
+        demo_data.seed_documents(ctx.db, ctx.key_ring, ctx.blob_store, today)
     ctx.db.dispose()
     table = Table("username", "roles", "department", title="Demo logins")
     for login in logins:
@@ -449,6 +453,34 @@ def worker(
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     serve_forever(ctx.db, tick_seconds=tick or settings.worker.worker_tick_seconds,
                   lock_path=settings.data_dir / "worker.lock", keys_dir=settings.keys_dir, once=once)
+
+
+# --- blobs ------------------------------------------------------------------------------------
+blobs_app = typer.Typer(help="The encrypted document blob store.", no_args_is_help=True)
+app.add_typer(blobs_app, name="blobs")
+
+
+@blobs_app.command("check")
+def blobs_check() -> None:
+    """List orphan blobs (no document row) and missing blobs (a row without its blob); exit 1
+    when there are any. A very recent orphan may be an upload still in flight."""
+    from archive.documents.repository import DocumentRepository
+    from archive.documents.service import check_blobs
+
+    if why := _database_problem(Settings()):
+        fail(why)
+    ctx = _context()
+    with ctx.db.session_factory() as session:
+        result = check_blobs(DocumentRepository(session), ctx.blob_store)
+    ctx.db.dispose()
+    for label, keys in (("orphan blob (no document row)", result.orphans),
+                        ("missing blob (document row without it)", result.missing)):
+        for key in keys:
+            print(f"{label}: {key}")
+    out.print(f"{ctx.blob_store!r}: {result.stored} blobs, {result.rows} documents, "
+              f"{len(result.orphans)} orphan, {len(result.missing)} missing")
+    if not result.clean:
+        raise typer.Exit(1)
 
 
 def _register_subcommands() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archive import keyfiles
+from archive import auditing, keyfiles
+from archive.blobs import BlobStore, blob_store_from
 from archive.datakeys import SqlKeyStore
 from archive.db import Database
-from archive.blobs import BlobStore, blob_store_from
 from archive.gate import CustomerGate, DocumentGate
 from archive.identity.passwords import Passwords
 from archive.identity.throttle import LoginThrottle
@@ -51,6 +51,7 @@ class AppContext:
         index = BlindIndex.from_directory(settings.keys_dir)
         lookup = keyfiles.audit_lookup(settings.keys_dir, create=not settings.production)
         policy = PolicyEngine(settings.policy_dir)
+        auditing.follow_policy(lambda: policy.version)
         customers = CustomerGate(policy, FieldCipher(ring), index, lookup)
         blobs = blob_store_from(settings)
         return cls(

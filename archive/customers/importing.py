@@ -22,12 +22,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from archive.auditing import Auditor
-from archive.customers.intake import Candidate, DuplicateCheck, Findings
-from archive.customers.models import Customer, CustomerReviewFlag
+from archive.customers.intake import Candidate, DuplicateCheck, Findings, index_candidates
+from archive.customers.models import INDEXED_FIELDS, Customer, CustomerReviewFlag
 from archive.customers.repository import CustomerRepository
-from archive.customers.service import CustomerRegistry, NewCustomer
+from archive.customers.service import CustomerRegistry, NewCustomer, index_kind
 from archive.customers.validation import parse_new_customer
-from archive.db import Database, new_id, utcnow
+from archive.datakeys import DataKey
+from archive.db import Database, bulk_insert, new_id, utcnow
 from archive.errors import ArchiveError, FieldError
 from archive.gate import CustomerGate, refuse
 from archive.identity.models import Department, User
@@ -36,6 +37,7 @@ from archive.policy.decision import PurposeDecision
 from archive.vocabulary import Scope
 from audit.events import AuditAction, Decision
 from crypto.blind_index import BlindIndex, IndexKind
+from crypto.dek import Dek
 from crypto.envelope import FieldCipher
 from crypto.keyring import KeyRing
 
@@ -76,6 +78,7 @@ class _Row:
     owner: User | None = None
     existing: Customer | None = None
     fingerprint: str = ""
+    indexes: dict[str, list[str]] = field(default_factory=dict)  # field -> blind-index candidates
 
 
 class ImportRefused(ArchiveError):
@@ -136,42 +139,52 @@ class CustomerImporter:
         report = ImportReport(rows=len(rows), dry_run=dry_run)
         parsed = self._parse(rows, report)
         tick("validated", len(rows), len(rows))
-        with self.db.session_factory() as session:
-            decision = self.gate.authorize_import(session, principal, purpose, auditor)
-            self._resolve(session, principal, decision, parsed, report)
-            fresh = [r for r in parsed if r.existing is None]
-            findings = self._duplicates(session, fresh, report)
-            changed = self._compare(parsed, report, update=update)
-            tick("checked", len(rows), len(rows))
-            if not report.ok or dry_run:
+        ids: list[uuid.UUID] = []
+        try:
+            # One transaction for everything, data keys included: they commit with the rows
+            # sealed under them or not at all (and on SQLite the write lock is held throughout,
+            # so nothing can be registered between the duplicate check and the insert).
+            with self.db.unit_of_work() as uow:
+                session = uow.session
+                decision = self.gate.authorize_import(session, principal, purpose, auditor)
+                self._resolve(session, principal, decision, parsed, report)
+                fresh = [r for r in parsed if r.existing is None]
+                findings = self._duplicates(session, fresh, report)
+                changed = self._compare(parsed, report, update=update)
+                tick("checked", len(rows), len(rows))
                 if not report.ok:
                     raise refuse(session, auditor, AuditAction.CUSTOMER_IMPORT, ImportRefused(_sorted(report)),
                                  resource_type="customer", purpose=purpose or "",
                                  policy_version=decision.policy_version,
                                  extra={"rows": str(len(rows)), "problems": str(len(report.problems))})
-                report.created = len(fresh)
-                return report
-        ids = {id(r): new_id() for r in fresh}
-        self.ring.create_deks(list(ids.values()))  # committed before anything is sealed with them
-        tick("keys", len(fresh), len(fresh))
-        with self.db.unit_of_work() as uow:
-            session = uow.session
-            again = self._duplicates(session, fresh, report)  # what may have arrived meanwhile
-            if not report.ok:
-                raise ImportRefused(_sorted(report))
-            registry = CustomerRegistry(CustomerRepository(session), FieldCipher(self.ring), self.index)
-            self._insert(session, registry, principal, fresh, ids, tick)
-            for row in changed:
-                self._correct(session, registry, principal, decision, row)
-            flags = self._flags(session, fresh, ids, again or findings)
-            report.created, report.updated, report.flagged = len(fresh), len(changed), flags
-            auditor.record(session, AuditAction.CUSTOMER_IMPORT, Decision.ALLOWED, resource_type="customer",
-                           customer_ids=tuple(ids.values()) + tuple(r.existing.id for r in changed if r.existing),
-                           purpose=decision.purpose.value if decision.purpose else "",
-                           categories=decision.categories, reason=decision.reason, policy_rule=decision.rule_text,
-                           policy_version=decision.policy_version,
-                           extra={"rows": str(len(rows)), "created": str(len(fresh)), "updated": str(len(changed)),
-                                  "unchanged": str(report.unchanged), "flagged": str(flags)})
+                if dry_run:
+                    report.created = len(fresh)
+                    uow.rollback()
+                    return report
+                ids = [new_id() for _ in fresh]
+                made = self.ring.prepare_deks(ids)
+                bulk_insert(session.connection(), DataKey.__table__, [
+                    {"customer_id": w.customer_id, "dek_version": w.dek_version, "wrapped_key": w.wrapped_key,
+                     "kek_version": w.kek_version, "state": w.state.value, "created_at": utcnow()} for w, _ in made])
+                cipher = FieldCipher(_Keys({dek.customer_id: dek for _, dek in made}))
+                registry = CustomerRegistry(CustomerRepository(session), cipher, self.index)
+                self._insert(session, registry, principal, fresh, ids, tick)
+                for row in changed:
+                    self._correct(session, CustomerRegistry(CustomerRepository(session), FieldCipher(self.ring),
+                                                            self.index), principal, decision, row)
+                flags = self._flags(session, fresh, ids, findings)
+                report.created, report.updated, report.flagged = len(fresh), len(changed), flags
+                auditor.record(session, AuditAction.CUSTOMER_IMPORT, Decision.ALLOWED, resource_type="customer",
+                               customer_ids=tuple(ids) + tuple(r.existing.id for r in changed if r.existing),
+                               purpose=decision.purpose.value if decision.purpose else "",
+                               categories=decision.categories, reason=decision.reason,
+                               policy_rule=decision.rule_text, policy_version=decision.policy_version,
+                               extra={"rows": str(len(rows)), "created": str(len(fresh)),
+                                      "updated": str(len(changed)), "unchanged": str(report.unchanged),
+                                      "flagged": str(flags)})
+        except BaseException:
+            self.ring.forget_many(ids)  # keys of a rolled-back import were never stored
+            raise
         tick("written", len(rows), len(rows))
         return report
 
@@ -180,6 +193,7 @@ class CustomerImporter:
     def _parse(self, rows: Sequence[tuple[int, dict[str, str]]], report: ImportReport) -> list[_Row]:
         parsed: list[_Row] = []
         codes: dict[str, int] = {}
+        pinned = self.index.pinned()  # one look at the key directory for the whole file
         for line, raw in rows:
             if "__extra__" in raw:
                 report.problems.append(RowProblem(line, "", "more values than columns"))
@@ -194,8 +208,14 @@ class CustomerImporter:
             else:
                 codes[code] = line
             if new is not None and code:
-                parsed.append(_Row(line, raw, new, fingerprint=self.index.compute(
-                    IndexKind.RECORD, canonical(raw)).hex()))
+                values = {"name": new.name, **new.sensitive}
+                indexes = {f: index_candidates(pinned, index_kind(f), values.get(f))
+                           for f in INDEXED_FIELDS if values.get(f)}
+                unindexable = [f for f, hexes in indexes.items() if not hexes]
+                report.problems += [RowProblem(line, f, "nothing left to compare once normalised")
+                                    for f in unindexable]
+                parsed.append(_Row(line, raw, new, fingerprint=pinned.compute(IndexKind.RECORD, canonical(raw)).hex(),
+                                   indexes=indexes))
         return parsed
 
     def _resolve(self, session: Session, principal: Principal, decision: PurposeDecision, parsed: list[_Row],
@@ -228,11 +248,12 @@ class CustomerImporter:
                 problems.append(RowProblem(row.line, "owner", "you import only customers you own yourself"))
             row.existing = existing.get(row.new.code or "")
 
-    def _duplicates(self, session: Session, fresh: list[_Row], report: ImportReport) -> list[Findings]:
+    def _duplicates(self, session: Session, fresh: list[_Row], report: ImportReport, *,
+                    names: bool = True) -> list[Findings]:
         candidates = [Candidate(kind=r.new.kind, name=r.new.name, id_number=r.new.sensitive.get("id_number"),
                                 tax_number=r.new.sensitive.get("tax_number"), phone=r.new.sensitive.get("phone"),
-                                code=r.new.code) for r in fresh]
-        findings = DuplicateCheck(session, self.index).many(candidates)
+                                code=r.new.code, indexes=r.indexes) for r in fresh]
+        findings = DuplicateCheck(session, self.index).many(candidates, names=names)
         lines = {uuid.UUID(int=n + 1): row.line for n, row in enumerate(fresh)}
         for row, found in zip(fresh, findings, strict=True):
             for match in found.refusals:
@@ -269,11 +290,10 @@ class CustomerImporter:
     # -- writing -------------------------------------------------------------------------------
 
     def _insert(self, session: Session, registry: CustomerRegistry, principal: Principal, fresh: list[_Row],
-                ids: dict[int, uuid.UUID], tick: Progress) -> None:
+                ids: list[uuid.UUID], tick: Progress) -> None:
         now = utcnow()
         values = []
-        for n, row in enumerate(fresh, 1):
-            customer_id = ids[id(row)]
+        for n, (row, customer_id) in enumerate(zip(fresh, ids, strict=True), 1):
             assert row.department is not None
             values.append({
                 "id": customer_id, "code": row.new.code, "kind": row.new.kind, "status": row.new.status,
@@ -282,13 +302,16 @@ class CustomerImporter:
                 "verification_status": "unverified", "risk_level": "unassessed", "record_bidx": row.fingerprint,
                 "industry": None, "region": None, "size_class": None, "public_name": None, "name_key": None,
                 **dict(row.new.profile),
-                **registry.sealed_columns(customer_id, row.new.kind, {"name": row.new.name, **row.new.sensitive}),
+                **registry.sealed_columns(customer_id, row.new.kind, {"name": row.new.name, **row.new.sensitive},
+                                          row.indexes),
             })
             if n % 500 == 0:
                 tick("sealed", n, len(fresh))
         keys = sorted({k for v in values for k in v})
+        connection = session.connection()
         for start in range(0, len(values), 1000):
-            session.execute(insert(Customer), [{k: v.get(k) for k in keys} for v in values[start:start + 1000]])
+            chunk = values[start:start + 1000]
+            bulk_insert(connection, Customer.__table__, [{k: v.get(k) for k in keys} for v in chunk])
 
     def _correct(self, session: Session, registry: CustomerRegistry, principal: Principal,
                  decision: PurposeDecision, row: _Row) -> None:
@@ -301,19 +324,32 @@ class CustomerImporter:
         customer.record_bidx = row.fingerprint
         session.flush()
 
-    def _flags(self, session: Session, fresh: list[_Row], ids: dict[int, uuid.UUID],
+    def _flags(self, session: Session, fresh: list[_Row], ids: list[uuid.UUID],
                findings: list[Findings]) -> int:
         flags = []
-        batch_ids = {uuid.UUID(int=n + 1): ids[id(row)] for n, row in enumerate(fresh)}
-        for row, found in zip(fresh, findings, strict=True):
+        batch_ids = {uuid.UUID(int=n + 1): customer_id for n, customer_id in enumerate(ids)}
+        for customer_id, found in zip(ids, findings, strict=True):
             for match in found.flags:
                 other = batch_ids.get(match.customer_id, match.customer_id)
-                flags.append({"id": new_id(), "customer_id": ids[id(row)], "other_customer_id": other,
+                flags.append({"id": new_id(), "customer_id": customer_id, "other_customer_id": other,
                               "reason": "same_phone" if match.field == "phone" else "similar_name",
                               "score": match.score, "created_at": utcnow()})
         if flags:
             session.execute(insert(CustomerReviewFlag), flags)
         return len({f["customer_id"] for f in flags})
+
+
+class _Keys:
+    """The import's fresh data keys, for sealing its rows (no cache, no store round trip)."""
+
+    def __init__(self, deks: dict[uuid.UUID, Dek]) -> None:
+        self.deks = deks
+
+    def dek_for_encrypt(self, customer_id: uuid.UUID) -> Dek:
+        return self.deks[customer_id]
+
+    def dek_for_decrypt(self, customer_id: uuid.UUID, dek_version: int) -> Dek:
+        raise KeyError("an import only seals")
 
 
 def _sorted(report: ImportReport) -> ImportReport:

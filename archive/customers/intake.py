@@ -13,15 +13,16 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from archive.customers.models import Customer
-from crypto.blind_index import BlindIndex, IndexKind
+from crypto.blind_index import IndexKind
 from crypto.errors import InvalidIndexValue
 
 SIMILAR_NAME = 92  # rapidfuzz ratio (0–100) from which two company names are flagged
@@ -63,6 +64,7 @@ class Candidate:
     tax_number: str | None = None
     phone: str | None = None
     code: str | None = None  # a re-import of this code is not a duplicate of itself
+    indexes: Mapping[str, list[str]] | None = None  # field -> blind-index candidates, if computed already
 
 
 @dataclass(slots=True)
@@ -71,7 +73,12 @@ class Findings:
     flags: list[Match] = field(default_factory=list)  # same phone, similar name
 
 
-def _hexes(index: BlindIndex, kind: IndexKind, value: str | None) -> list[str]:
+class Indexer(Protocol):
+    def candidates(self, kind: IndexKind, value: str) -> list[bytes]: ...
+
+
+def index_candidates(index: Indexer, kind: IndexKind, value: str | None) -> list[str]:
+    """Hex blind-index values of `value` under every live key version (active first)."""
     if not value:
         return []
     try:
@@ -81,21 +88,27 @@ def _hexes(index: BlindIndex, kind: IndexKind, value: str | None) -> list[str]:
 
 
 class DuplicateCheck:
-    def __init__(self, session: Session, index: BlindIndex) -> None:
+    def __init__(self, session: Session, index: Indexer) -> None:
         self.session = session
         self.index = index
 
     def one(self, candidate: Candidate) -> Findings:
         return self.many([candidate])[0]
 
-    def many(self, candidates: Sequence[Candidate]) -> list[Findings]:
+    def many(self, candidates: Sequence[Candidate], *, names: bool = True) -> list[Findings]:
         """Findings per candidate, against the register and against each other (earlier rows of
         the same batch count as registered: the first to record a customer owns it)."""
         findings = [Findings() for _ in candidates]
         self._identifiers(candidates, findings)
         self._phones(candidates, findings)
-        self._names(candidates, findings)
+        if names:
+            self._names(candidates, findings)
         return findings
+
+    def _hexes(self, candidate: Candidate, field: str, kind: IndexKind, value: str | None) -> list[str]:
+        if candidate.indexes is not None and field in candidate.indexes:
+            return candidate.indexes[field]
+        return index_candidates(self.index, kind, value)
 
     def _existing(self, columns: Iterable[str], hexes: set[str]) -> list[Customer]:
         if not hexes:
@@ -109,8 +122,8 @@ class DuplicateCheck:
         return found
 
     def _identifiers(self, candidates: Sequence[Candidate], findings: list[Findings]) -> None:
-        per_row = [{h for v in (c.id_number, c.tax_number) for h in _hexes(self.index, IndexKind.ID_NUMBER, v)}
-                   for c in candidates]
+        per_row = [{*self._hexes(c, "id_number", IndexKind.ID_NUMBER, c.id_number),
+                    *self._hexes(c, "tax_number", IndexKind.ID_NUMBER, c.tax_number)} for c in candidates]
         registered: dict[str, tuple[str, uuid.UUID, str]] = {}
         for customer in self._existing(("id_number", "tax_number"), set().union(*per_row)):
             for column in ("id_number", "tax_number"):
@@ -128,7 +141,7 @@ class DuplicateCheck:
                 registered.setdefault(h, ("id_number", _batch_id(i), candidate.code or f"row {i + 1}"))
 
     def _phones(self, candidates: Sequence[Candidate], findings: list[Findings]) -> None:
-        per_row = [set(_hexes(self.index, IndexKind.PHONE, c.phone)) for c in candidates]
+        per_row = [set(self._hexes(c, "phone", IndexKind.PHONE, c.phone)) for c in candidates]
         registered: dict[str, tuple[uuid.UUID, str]] = {}
         for customer in self._existing(("phone",), set().union(*per_row)):
             registered[customer.phone_bidx or ""] = (customer.id, customer.code)
@@ -152,7 +165,7 @@ class DuplicateCheck:
                     row = rows[best[2]]
                     if row.code != candidates[i].code:
                         findings[i].flags.append(Match("name", row.id, row.code, int(best[1])))
-        private = [(i, _hexes(self.index, IndexKind.NAME, c.name)) for i, c in enumerate(candidates)
+        private = [(i, self._hexes(c, "name", IndexKind.NAME, c.name)) for i, c in enumerate(candidates)
                    if c.kind not in PUBLIC_NAME_KINDS and c.name]
         wanted = {h for _, hexes in private for h in hexes}
         registered = {c.name_bidx: c for c in self._existing(("name",), wanted)}

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from archive.identity.models import Department, User
 
@@ -31,11 +31,15 @@ class IdentityRepository:
     def _users(self) -> Select[User]:
         return select(User).options(selectinload(User.role_rows), selectinload(User.department))
 
+    def _one_user(self) -> Select[User]:
+        """One round trip for a user with department and roles (every request loads its caller)."""
+        return select(User).options(joinedload(User.role_rows), joinedload(User.department))
+
     def user_by_username(self, username: str) -> User | None:
-        return self.session.scalar(self._users().where(User.username == username))
+        return self.session.scalars(self._one_user().where(User.username == username)).unique().first()
 
     def user(self, user_id: uuid.UUID) -> User | None:
-        return self.session.scalar(self._users().where(User.id == user_id))
+        return self.session.scalars(self._one_user().where(User.id == user_id)).unique().first()
 
     def users(self, *, limit: int, after: str | None = None) -> Sequence[User]:
         query = self._users().order_by(User.username).limit(limit)

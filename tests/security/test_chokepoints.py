@@ -35,3 +35,29 @@ def test_the_lint_itself_catches_offences():
     assert DECRYPT.search("from crypto.envelope import decrypt, seal")
     assert COMMIT.search("    self.session.commit()")
     assert not COMMIT.search("    uow.commit()")
+
+
+SEALED_COLUMN = re.compile(r"""_ct\b|_ct["']""")
+# Where sealed columns may be named: the models that declare them, the registry that seals them
+# (and copies the previous ciphertext into the correction history, still sealed), and the gate,
+# the one reader, which opens them only against a Grant.
+SEALED_ALLOWED = {"archive/customers/models.py", "archive/customers/service.py", "archive/gate.py"}
+
+
+def test_sealed_columns_are_read_only_by_the_gate():
+    offenders = [name for name, text in sources() if SEALED_COLUMN.search(text) and name not in SEALED_ALLOWED
+                 and not name.startswith("archive/migrations/")]
+    assert offenders == []
+    assert SEALED_COLUMN.search('value = getattr(customer, f"{name}_ct")')
+    assert SEALED_COLUMN.search("customer.phone_ct")
+
+
+def test_the_gate_renders_only_against_a_grant_it_minted():
+    import inspect
+
+    from archive.gate import CustomerGate
+
+    render = inspect.getsource(CustomerGate.render)
+    assert "_MINT" in render and "grant.customer_ids" in render
+    reads = [line for line in inspect.getsource(CustomerGate).splitlines() if "_ct\")" in line or "_ct')" in line]
+    assert len(reads) == 1  # the one read of a sealed column, inside render

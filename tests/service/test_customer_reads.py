@@ -38,7 +38,7 @@ def test_owner_reads_in_clear_what_the_purpose_admits_and_identity_masked(demo):
     own = rep.get("/api/v1/customers", params={"limit": 500}, headers={"X-Purpose": "sales_followup"}).json()
     assert own["items"] and all(c["owner"] == "sales_rep" for c in own["items"])
     one = rep.get(f"/api/v1/customers/{own['items'][0]['id']}", headers={"X-Purpose": "sales_followup"}).json()
-    assert one["phone"].startswith("13") and "*" not in one["phone"]
+    assert one["phone"] and "*" not in one["phone"]
     assert one["id_number"].startswith("*") and one["credit_rating"] is None
     head = client(demo, "department_head").get("/api/v1/customers", params={"limit": 500},
                                                headers={"X-Purpose": "sales_followup"}).json()
