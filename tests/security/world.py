@@ -53,6 +53,7 @@ class World:
     tokens: dict[str, str] = field(default_factory=dict)
     targets: dict[tuple[str, str], uuid.UUID] = field(default_factory=dict)  # (role, scope) -> customer
     plain: dict[uuid.UUID, dict[str, str]] = field(default_factory=dict)
+    documents: dict[tuple[uuid.UUID, str], tuple[str, bytes]] = field(default_factory=dict)  # -> (id, content)
 
     @property
     def engine(self) -> Engine:
@@ -68,7 +69,7 @@ class World:
             return {r[0] for r in rows}
 
 
-def build_world(db: Database, data_dir: Path) -> World:
+def build_world(db: Database, data_dir: Path, *, documents: bool = False) -> World:
     ctx = make_context(db, data_dir)
     world = World(ApiClient(create_app(ctx)), db)
     users = {}
@@ -107,4 +108,22 @@ def build_world(db: Database, data_dir: Path) -> World:
     add_user(ctx, username="customer", roles=[Role.CUSTOMER.value], kind="customer", customer_id=myself)
     for username in [*users, "customer"]:
         world.tokens[username] = world.api.token(username)
+    if documents:
+        for customer_id in dict.fromkeys(world.targets.values()):
+            for kind in DOCUMENT_KINDS:
+                file_document(world, customer_id, kind)
     return world
+
+
+DOCUMENT_KINDS = ("visit_report", "credit_application", "contract_original")  # basic, credit, account
+
+
+def file_document(world: World, customer_id: uuid.UUID, kind: str) -> str:
+    """File a small text document through the API (as customer service, who may file for anyone)."""
+    content = f"{kind} of {customer_id}: 面谈记录 / 信用申请 / 合同正本\n".encode()
+    response = world.api.post(f"/api/v1/customers/{customer_id}/documents", token=world.tokens["customer_service"],
+                              purpose="customer_service", data={"kind": kind},
+                              files={"file": (f"{kind}.txt", content, "text/plain")})
+    assert response.status_code == 201, response.text
+    world.documents[(customer_id, kind)] = (response.json()["id"], content)
+    return str(response.json()["id"])
