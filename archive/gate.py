@@ -26,10 +26,18 @@ from archive.auditing import Auditor
 from archive.blobs import BlobMissing, BlobStore, ChunkReader
 from archive.breakglass.models import active_break_glass
 from archive.customers.intake import Candidate, DuplicateCheck, Match
-from archive.customers.models import SEALED_FIELDS, Customer, CustomerReviewFlag
-from archive.customers.repository import CustomerRepository
+from archive.customers.models import (
+    SEALED_FIELDS,
+    STATUSES,
+    TRANSITIONS,
+    Customer,
+    CustomerCorrection,
+    CustomerReviewFlag,
+    CustomerStatusChange,
+)
+from archive.customers.repository import CustomerFilter, CustomerRepository
 from archive.customers.service import CustomerRegistry, NewCustomer, check_correction, index_kind
-from archive.db import new_id
+from archive.db import new_id, utcnow
 from archive.documents.errors import ContentDestroyed, ContentUnavailable
 from archive.documents.intake import BlobIntake, UploadForm, content_context
 from archive.documents.models import Document
@@ -269,6 +277,85 @@ class CustomerGate:
         shown["review_flags"] = [self._flag_view(session, principal, purpose, m) for m in findings.flags]
         return shown
 
+    def change_status(self, session: Session, principal: Principal, stated: str | None, auditor: Auditor,
+                      customer_id: uuid.UUID, to: str, reason: str, if_match: str | None) -> dict[str, object]:
+        """A lifecycle step (DOMAIN.md): only along the allowed transitions, with a reason, kept in
+        the customer's status history; `suspended` and `ended` leave the active register."""
+        action = Action.CUSTOMER_STATUS
+        decision = self._decide(session, principal, stated, action, auditor, customer_id)
+        customer = self._in_scope(session, auditor, principal, decision, customer_id)
+        self._check_version(customer, if_match)
+        if to not in STATUSES:
+            raise InvalidInput("Unknown status.", errors=[FieldError("status", f"one of {', '.join(STATUSES)}")])
+        if to not in TRANSITIONS[customer.status]:
+            allowed = ", ".join(sorted(TRANSITIONS[customer.status])) or "none (it has ended)"
+            raise Conflict(f"Customer {customer.code} is {customer.status}; it can go to: {allowed}.")
+        if not reason.strip():
+            raise InvalidInput("Say why the relationship changes.", errors=[FieldError("reason", "required")])
+        before = customer.status
+        customer.status, customer.updated_at = to, utcnow()
+        session.add(CustomerStatusChange(customer_id=customer.id, from_status=before, to_status=to,
+                                         reason=reason.strip(), changed_by=principal.id))
+        session.flush()
+        grant = self._grant(session, auditor, decision, action, [customer], str(customer.id),
+                            fields=("status",), extra={"from": before, "to": to})
+        return self.render(grant, session, customer)
+
+    def assign_owner(self, session: Session, principal: Principal, stated: str | None, auditor: Auditor,
+                     customer_id: uuid.UUID, owner: str | None, reason: str,
+                     if_match: str | None) -> dict[str, object]:
+        """The manager's say on ownership (003): any staff member of the customer's department,
+        or nobody; the change is kept in the correction history with its reason."""
+        action = Action.CUSTOMER_ASSIGN
+        decision = self._decide(session, principal, stated, action, auditor, customer_id)
+        customer = self._in_scope(session, auditor, principal, decision, customer_id)
+        self._check_version(customer, if_match)
+        new_owner = IdentityRepository(session).user_by_username(owner) if owner else None
+        if owner and (new_owner is None or new_owner.kind != "staff" or new_owner.disabled
+                      or new_owner.department_id != customer.department_id):
+            raise InvalidInput("The new owner must be an active staff member of the customer's department.",
+                               errors=[FieldError("owner", "no such staff user in that department")])
+        if not reason.strip():
+            raise InvalidInput("Say why the customer changes hands.", errors=[FieldError("reason", "required")])
+        previous = self.names.username(session, customer.owner_id)
+        customer.owner_id, customer.updated_at = (new_owner.id if new_owner else None), utcnow()
+        session.flush()
+        session.add(CustomerCorrection(customer_id=customer.id, field="owner", previous_clear=previous,
+                                       version=customer.version, reason=reason.strip(),
+                                       purpose=decision.purpose.value if decision.purpose else "",
+                                       changed_by=principal.id))
+        session.flush()
+        grant = self._grant(session, auditor, decision, action, [customer], str(customer.id), fields=("owner",),
+                            extra={"owner": str(new_owner.id) if new_owner else ""})
+        return self.render(grant, session, customer)
+
+    def history(self, session: Session, principal: Principal, stated: str | None, auditor: Auditor,
+                customer_id: uuid.UUID) -> dict[str, object]:
+        """Who changed what, when and why — lifecycle steps, corrections and owner changes; field
+        names only, never values (the previous ones stay sealed in the history table)."""
+        action = Action.CUSTOMER_READ
+        decision = self._decide(session, principal, stated, action, auditor, customer_id)
+        customer = self._in_scope(session, auditor, principal, decision, customer_id)
+        steps = session.scalars(select(CustomerStatusChange).where(CustomerStatusChange.customer_id == customer.id)
+                                .order_by(CustomerStatusChange.changed_at)).all()
+        fixes = session.scalars(select(CustomerCorrection).where(CustomerCorrection.customer_id == customer.id)
+                                .order_by(CustomerCorrection.changed_at)).all()
+        self._grant(session, auditor, decision, action, [customer], str(customer.id), fields=(),
+                    extra={"view": "history"})
+        return {
+            "id": str(customer.id), "code": customer.code, "status": customer.status,
+            "status_changes": [{"from": c.from_status, "to": c.to_status, "reason": c.reason,
+                                "by": self.names.username(session, c.changed_by), "at": c.changed_at}
+                               for c in steps],
+            "changes": [{"field": c.field, "reason": c.reason, "purpose": c.purpose, "version": c.version,
+                         "by": self.names.username(session, c.changed_by), "at": c.changed_at} for c in fixes],
+        }
+
+    @staticmethod
+    def _check_version(customer: Customer, if_match: str | None) -> None:
+        if if_match and if_match.strip() not in (etag(customer), "*", etag(customer).removeprefix("W/")):
+            raise StaleVersion(f"Customer {customer.code} changed since you read it (now {etag(customer)}).")
+
     def authorize_import(self, session: Session, principal: Principal, stated: str | None,
                          auditor: Auditor) -> PurposeDecision:
         """An import is `customer.create` for every row: the caller's purpose must allow it (the
@@ -387,11 +474,12 @@ class CustomerGate:
         return self.render(grant, session, customer)
 
     def list(self, session: Session, principal: Principal, stated: str | None, auditor: Auditor, *,
-             limit: int, after: uuid.UUID | None) -> list[dict[str, object]]:
+             limit: int, after: uuid.UUID | None, filters: CustomerFilter | None = None) -> list[dict[str, object]]:
         action = Action.CUSTOMER_LIST
         decision = self._decide(session, principal, stated, action, auditor)
         customers = list(CustomerRepository(session).list_in_scope(
-            decision.scope, user_id=principal.id, department_id=principal.department_id, limit=limit, after=after))
+            decision.scope, user_id=principal.id, department_id=principal.department_id, limit=limit, after=after,
+            filters=filters))
         grant = self._grant(session, auditor, decision, action, customers, "")
         return [self.render(grant, session, c) for c in customers]
 

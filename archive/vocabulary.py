@@ -56,6 +56,8 @@ class Action(StrEnum):
     CUSTOMER_SEARCH = "customer.search"
     CUSTOMER_UPDATE = "customer.update"
     CUSTOMER_CREATE = "customer.create"
+    CUSTOMER_STATUS = "customer.status"  # a lifecycle step, with its reason
+    CUSTOMER_ASSIGN = "customer.assign"  # a new owner (the manager's say)
     DOCUMENT_LIST = "document.list"
     DOCUMENT_READ = "document.read"  # metadata only
     DOCUMENT_CONTENT_READ = "document.content.read"

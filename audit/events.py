@@ -23,6 +23,8 @@ class AuditAction(StrEnum):
     CUSTOMER_CREATE = "customer.create"
     CUSTOMER_UPDATE = "customer.update"
     CUSTOMER_IMPORT = "customer.import"
+    CUSTOMER_STATUS = "customer.status"
+    CUSTOMER_ASSIGN = "customer.assign"
     DOCUMENT_LIST = "document.list"
     DOCUMENT_READ = "document.read"
     DOCUMENT_CONTENT_READ = "document.content.read"

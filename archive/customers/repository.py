@@ -4,12 +4,43 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from archive.customers.models import Customer
 from archive.vocabulary import Scope
+
+INACTIVE = ("suspended", "ended")  # they leave the active register (DOMAIN.md)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFilter:
+    """List filters on public profile columns only (sensitive fields are found by exact search)."""
+
+    register: str = "active"  # active | inactive | all
+    status: str | None = None
+    kind: str | None = None
+    department_id: uuid.UUID | None = None
+    owner_id: uuid.UUID | None = None
+    unowned: bool = False
+    region: str | None = None
+    industry: str | None = None
+
+    def apply(self, query: Select[Customer]) -> Select[Customer]:
+        if self.register == "active":
+            query = query.where(Customer.status.not_in(INACTIVE))
+        elif self.register == "inactive":
+            query = query.where(Customer.status.in_(INACTIVE))
+        for column, value in ((Customer.status, self.status), (Customer.kind, self.kind),
+                              (Customer.department_id, self.department_id), (Customer.owner_id, self.owner_id),
+                              (Customer.region, self.region), (Customer.industry, self.industry)):
+            if value is not None:
+                query = query.where(column == value)
+        if self.unowned:
+            query = query.where(Customer.owner_id.is_(None))
+        return query
 
 
 class CustomerRepository:
@@ -24,8 +55,10 @@ class CustomerRepository:
         self.session.flush()
 
     def list_in_scope(self, scope: Scope, *, user_id: uuid.UUID, department_id: uuid.UUID | None,
-                      limit: int, after: uuid.UUID | None = None) -> Sequence[Customer]:
+                      limit: int, after: uuid.UUID | None = None,
+                      filters: CustomerFilter | None = None) -> Sequence[Customer]:
         query = select(Customer).order_by(Customer.id).limit(limit)
+        query = (filters or CustomerFilter()).apply(query)
         if scope is Scope.OWN:
             query = query.where(Customer.owner_id == user_id)
         elif scope is Scope.DEPARTMENT:

@@ -4,21 +4,24 @@ logs it before anything is shown."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from archive.customers.importing import CustomerImporter, ImportRefused, ImportReport, read_csv
-from archive.customers.repository import CustomerRepository
+from archive.customers.models import STATUSES
+from archive.customers.repository import CustomerFilter, CustomerRepository
 from archive.customers.service import CustomerRegistry
 from archive.customers.validation import parse_new_customer
 from archive.errors import InvalidInput, PayloadTooLarge
+from archive.identity.repository import IdentityRepository
 from crypto.envelope import FieldCipher
 from service.deps import Audit, Context, CurrentPrincipal, Uow
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+STATUS_VALUES = tuple(STATUSES)
 XPurpose = Annotated[str | None, Header(alias="X-Purpose", description="Why you read this (purposes.yaml).")]
 
 
@@ -118,8 +121,24 @@ async def import_customers(request: Request, principal: CurrentPrincipal, ctx: C
                         "not admit are masked or null. Cursor: the last id of the previous page.")
 def list_customers(principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit, x_purpose: XPurpose = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                   cursor: uuid.UUID | None = None) -> dict[str, Any]:
-    items = ctx.customers.list(uow.session, principal, x_purpose, audit, limit=limit + 1, after=cursor)
+                   cursor: uuid.UUID | None = None,
+                   register: Annotated[Literal["active", "inactive", "all"], Query(
+                       description="active (default): without suspended and ended customers")] = "active",
+                   status: Annotated[Literal[STATUS_VALUES] | None, Query()] = None,  # type: ignore[valid-type]
+                   kind: Annotated[Literal["individual", "enterprise", "institution"] | None, Query()] = None,
+                   department: Annotated[str | None, Query(description="Department code")] = None,
+                   owner: Annotated[str | None, Query(description="Username; `-` for customers nobody owns")] = None,
+                   region: str | None = None, industry: str | None = None) -> dict[str, Any]:
+    identity = IdentityRepository(uow.session)
+    dept = identity.department_by_code(department) if department else None
+    user = identity.user_by_username(owner) if owner and owner != "-" else None
+    nothing = uuid.UUID(int=0)  # an unknown department or user matches no customer (still decided and logged)
+    filters = CustomerFilter(register=register, status=status, kind=kind,
+                             department_id=(dept.id if dept else nothing) if department else None,
+                             owner_id=(user.id if user else nothing) if owner and owner != "-" else None,
+                             unowned=owner == "-", region=region, industry=industry)
+    items = ctx.customers.list(uow.session, principal, x_purpose, audit, limit=limit + 1, after=cursor,
+                               filters=filters)
     page = items[:limit]
     return {"items": page, "next_cursor": page[-1]["id"] if len(items) > limit else None}
 
@@ -141,6 +160,52 @@ def read_customer(customer_id: uuid.UUID, principal: CurrentPrincipal, ctx: Cont
     shown = ctx.customers.read(uow.session, principal, x_purpose, customer_id, audit)
     response.headers["ETag"] = f'"{shown["version"]}"'
     return shown
+
+
+class StatusIn(BaseModel):
+    status: str = Field(description="potential, target, active, stagnant, suspended or ended")
+    reason: str = Field(max_length=2000)
+
+
+class OwnerIn(BaseModel):
+    owner: str | None = Field(description="Username of a staff member of the customer's department; null: nobody")
+    reason: str = Field(max_length=2000)
+
+
+IfMatch = Annotated[str | None, Header(alias="If-Match", description="The ETag you read (optional here).")]
+
+
+@router.post("/{customer_id}/status", summary="A lifecycle step (with its reason)",
+             description="potential → target → active → stagnant; out to suspended (may revive) or ended. "
+                         "Every step keeps its reason, who and when (GET …/history). Suspended and ended "
+                         "customers leave the active register.",
+             responses={409: {"description": "Not an allowed step from the current status"}})
+def change_status(customer_id: uuid.UUID, body: StatusIn, principal: CurrentPrincipal, ctx: Context, uow: Uow,
+                  audit: Audit, response: Response, x_purpose: XPurpose = None,
+                  if_match: IfMatch = None) -> dict[str, Any]:
+    shown = ctx.customers.change_status(uow.session, principal, x_purpose, audit, customer_id, body.status,
+                                        body.reason, if_match)
+    response.headers["ETag"] = f'"{shown["version"]}"'
+    return shown
+
+
+@router.post("/{customer_id}/owner", summary="Assign or reassign the owner (department head)",
+             description="The manager has the final say on ownership (003): a staff member of the customer's "
+                         "department, or nobody. Kept in the history with its reason.")
+def assign_owner(customer_id: uuid.UUID, body: OwnerIn, principal: CurrentPrincipal, ctx: Context, uow: Uow,
+                 audit: Audit, response: Response, x_purpose: XPurpose = None,
+                 if_match: IfMatch = None) -> dict[str, Any]:
+    shown = ctx.customers.assign_owner(uow.session, principal, x_purpose, audit, customer_id, body.owner,
+                                       body.reason, if_match)
+    response.headers["ETag"] = f'"{shown["version"]}"'
+    return shown
+
+
+@router.get("/{customer_id}/history", summary="Who changed what, when and why",
+            description="Lifecycle steps, corrections and owner changes: field names and reasons, never values.")
+def customer_history(customer_id: uuid.UUID, principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit,
+                     x_purpose: XPurpose = None) -> dict[str, Any]:
+    return ctx.customers.history(uow.session, principal, x_purpose, audit, customer_id)
 
 
 @router.patch("/{customer_id}", summary="Correct a customer's data (If-Match required)",
