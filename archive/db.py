@@ -124,8 +124,17 @@ def bulk_insert(connection: Connection, table: FromClause, rows: Sequence[Mappin
     sql = (f"INSERT INTO {quote(name)} ({', '.join(quote(c.name) for c in columns)}) "  # noqa: S608
            f"VALUES ({', '.join([marker] * len(columns))})")
     pairs = list(zip([c.name for c in columns], processors, strict=True))
-    connection.exec_driver_sql(sql, [tuple(p(row[n]) if p is not None and row[n] is not None else row[n]
-                                           for n, p in pairs) for row in rows])
+    values = [tuple(p(row[n]) if p is not None and row[n] is not None else row[n] for n, p in pairs) for row in rows]
+    if dialect.name == "postgresql":
+        # COPY: one stream instead of a statement per row (psycopg adapts each value as it would
+        # a parameter), inside the caller's transaction.
+        copy_sql = f"COPY {quote(name)} ({', '.join(quote(c.name) for c in columns)}) FROM STDIN"
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(copy_sql) as copy:
+            for value in values:
+                copy.write_row(value)
+        return
+    connection.exec_driver_sql(sql, values)
 
 
 class Database:
