@@ -25,7 +25,8 @@ from archive.vocabulary import Purpose, Role
 from tests.security.world import SCOPES, World, build_world
 
 HERE = Path(__file__).parent
-ACTIONS = ("read", "list", "search", "update", "content_basic", "content_credit", "content_contract")
+ACTIONS = ("read", "list", "search", "update", "content_basic", "content_credit", "content_contract", "status",
+           "assign")
 CONTENT = {"content_basic": "visit_report", "content_credit": "credit_application",
            "content_contract": "contract_original"}
 PURPOSES = (*[p.value for p in Purpose], "(missing)", "(unknown)")
@@ -88,6 +89,16 @@ def call(world: World, role: str, purpose: str, action: str, scope: str, n: int)
     if action in CONTENT:
         document_id, _ = world.documents[(target, CONTENT[action])]
         return api.get(f"/api/v1/documents/{document_id}/content", token=token, purpose=stated)
+    if action == "status":  # a lifecycle step there and back, so the world stays as it was
+        there = api.post(f"/api/v1/customers/{target}/status", token=token, purpose=stated,
+                         json={"status": "stagnant", "reason": "matrix"})
+        if there.status_code != 200:
+            return there
+        return api.post(f"/api/v1/customers/{target}/status", token=token, purpose=stated,
+                        json={"status": "active", "reason": "matrix"})
+    if action == "assign":  # to the owner it already has: decided, logged and kept, nothing moves
+        return api.post(f"/api/v1/customers/{target}/owner", token=token, purpose=stated,
+                        json={"owner": world.owners[target], "reason": "matrix"})
     email = f"corrected{n}@example.org"
     response = api.patch(f"/api/v1/customers/{target}", token=token, purpose=stated,
                          headers={"If-Match": f'"{world.version(target)}"'},

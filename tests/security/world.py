@@ -54,6 +54,7 @@ class World:
     targets: dict[tuple[str, str], uuid.UUID] = field(default_factory=dict)  # (role, scope) -> customer
     plain: dict[uuid.UUID, dict[str, str]] = field(default_factory=dict)
     documents: dict[tuple[uuid.UUID, str], tuple[str, bytes]] = field(default_factory=dict)  # -> (id, content)
+    owners: dict[uuid.UUID, str] = field(default_factory=dict)  # customer -> owner's username
 
     @property
     def engine(self) -> Engine:
@@ -102,6 +103,7 @@ def build_world(db: Database, data_dir: Path, *, documents: bool = False) -> Wor
         registry = CustomerRegistry(CustomerRepository(uow.session), FieldCipher(ctx.key_ring), ctx.blind_index)
         for n, (customer_id, owner, dept) in enumerate(plan):
             world.plain[customer_id] = values_for(n)
+            world.owners[customer_id] = owner
             registry.register(customer_id=customer_id, code=f"C-M{n:04d}", kind="individual", department_id=dept,
                               owner_id=users[owner].id, status="active", profile={"industry": "制造"},
                               sensitive=world.plain[customer_id])
