@@ -12,9 +12,8 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from archive.breakglass.models import BreakGlass
-from archive.db import Database, make_engine, utcnow
-from archive.migrate import upgrade
-from tests.security.world import World, build_world
+from archive.db import Database, utcnow
+from tests.security.world import World, build_world, sqlite_world
 from tests.support import assert_problem
 
 BG = "/api/v1/break-glass"
@@ -23,13 +22,8 @@ WHY = "Suspected leak of this customer's file reported by the branch on 28 Nov; 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    data = tmp_path_factory.mktemp("breakglass")
-    engine = make_engine(f"sqlite:///{data / 'archive.db'}")
-    upgrade(engine)
-    try:
-        yield build_world(Database(engine), data)
-    finally:
-        engine.dispose()
+    with sqlite_world(tmp_path_factory.mktemp("breakglass")) as built:
+        yield built
 
 
 def officer(world: World, who: str = "compliance_officer") -> str:

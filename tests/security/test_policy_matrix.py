@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from archive.db import Database, make_engine
-from archive.migrate import upgrade
+from archive.db import Database
 from archive.policy import PolicyEngine
 from archive.vocabulary import Purpose, Role
 from tests.security.world import SCOPES, World, build_world
+from tests.security.world import sqlite_world as committed_sqlite_world
 
 HERE = Path(__file__).parent
 ACTIONS = ("read", "list", "search", "update", "content_basic", "content_credit", "content_contract", "status",
@@ -162,13 +162,8 @@ def _run(world: World, cells: list[tuple[str, str, str, str]], label: str) -> No
 
 @pytest.fixture(scope="module")
 def sqlite_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    data = tmp_path_factory.mktemp("matrix")
-    engine = make_engine(f"sqlite:///{data / 'archive.db'}")
-    upgrade(engine)
-    try:
-        yield build_world(Database(engine), data, documents=True)
-    finally:
-        engine.dispose()
+    with committed_sqlite_world(tmp_path_factory.mktemp("matrix"), documents=True) as built:
+        yield built
 
 
 def test_every_cell_on_sqlite(sqlite_world: World, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,9 @@ login bound to its own record. Built through the real services on a real databas
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +15,8 @@ from sqlalchemy import Engine, select, text
 from archive.customers.models import Customer
 from archive.customers.repository import CustomerRepository
 from archive.customers.service import CustomerRegistry
-from archive.db import Database, new_id
+from archive.db import Database, make_engine, new_id
+from archive.migrate import upgrade
 from archive.vocabulary import Role
 from crypto.envelope import FieldCipher
 from service.app import create_app
@@ -68,6 +71,18 @@ class World:
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT decision FROM audit_events WHERE request_id = :r"), {"r": request_id})
             return {r[0] for r in rows}
+
+
+@contextlib.contextmanager
+def sqlite_world(directory: Path, *, documents: bool = False) -> Iterator[World]:
+    """A migrated SQLite archive in `directory`, committed (so key stores and real processes see
+    it), built by `build_world`; disposed of afterwards."""
+    engine = make_engine(f"sqlite:///{directory / 'archive.db'}")
+    upgrade(engine)
+    try:
+        yield build_world(Database(engine), directory, documents=documents)
+    finally:
+        engine.dispose()
 
 
 def build_world(db: Database, data_dir: Path, *, documents: bool = False) -> World:

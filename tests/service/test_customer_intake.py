@@ -11,9 +11,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from archive.customers.models import CustomerReviewFlag
-from archive.db import Database, make_engine
-from archive.migrate import upgrade
-from tests.security.world import World, build_world
+from archive.db import Database
+from tests.security.world import World, build_world, sqlite_world
 from tests.support import assert_problem
 
 URL = "/api/v1/customers"
@@ -24,13 +23,8 @@ PLANTED_PHONE = "13655501234"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    data = tmp_path_factory.mktemp("intake")
-    engine = make_engine(f"sqlite:///{data / 'archive.db'}")
-    upgrade(engine)
-    try:
-        yield build_world(Database(engine), data)
-    finally:
-        engine.dispose()
+    with sqlite_world(tmp_path_factory.mktemp("intake")) as built:
+        yield built
 
 
 def register(world: World, who: str, **fields: object):  # type: ignore[no-untyped-def]

@@ -8,21 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from archive.db import Database, make_engine
-from archive.migrate import upgrade
-from tests.security.world import World, build_world
+from tests.security.world import World, sqlite_world
 from tests.support import assert_problem
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    data = tmp_path_factory.mktemp("lifecycle")
-    engine = make_engine(f"sqlite:///{data / 'archive.db'}")
-    upgrade(engine)
-    try:
-        yield build_world(Database(engine), data)
-    finally:
-        engine.dispose()
+    with sqlite_world(tmp_path_factory.mktemp("lifecycle")) as built:
+        yield built
 
 
 def step(world: World, who: str, customer, to: str, reason: str = "visited; orders resumed", **kw):  # type: ignore[no-untyped-def]

@@ -9,9 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from archive.customers.models import Customer, CustomerCorrection
-from archive.db import Database, make_engine
-from archive.migrate import upgrade
-from tests.security.world import World, build_world
+from tests.security.world import World, sqlite_world
 from tests.support import assert_problem
 
 SEARCH = "/api/v1/customers/search"
@@ -19,13 +17,8 @@ SEARCH = "/api/v1/customers/search"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    data = tmp_path_factory.mktemp("corrections")
-    engine = make_engine(f"sqlite:///{data / 'archive.db'}")
-    upgrade(engine)
-    try:
-        yield build_world(Database(engine), data)
-    finally:
-        engine.dispose()
+    with sqlite_world(tmp_path_factory.mktemp("corrections")) as built:
+        yield built
 
 
 def test_search_by_id_number_phone_and_email_in_any_spelling(world):

@@ -17,11 +17,10 @@ import structlog
 from sqlalchemy import Engine, func, select, text, update
 
 from archive.blobs import FsBlobStore
-from archive.db import Database, make_engine
+from archive.db import Database
 from archive.documents.models import Document
-from archive.migrate import upgrade
 from service.app import create_app
-from tests.security.world import World, build_world
+from tests.security.world import World, build_world, sqlite_world
 from tests.support import ApiClient, assert_problem, make_context
 
 LETTER = "尊敬的客户：感谢您的来信。This is the letter of the dossier.\n".encode() * 40
@@ -32,13 +31,8 @@ BOUNDARY = "ArchiveTestBoundary7MA4YWxk"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    data = tmp_path_factory.mktemp("documents")
-    engine = make_engine(f"sqlite:///{data / 'archive.db'}")
-    upgrade(engine)
-    try:
-        yield build_world(Database(engine), data)
-    finally:
-        engine.dispose()
+    with sqlite_world(tmp_path_factory.mktemp("documents")) as built:
+        yield built
 
 
 def upload(world: World, who: str, customer: uuid.UUID, *, purpose: str | None, kind: str = "visit_report",
