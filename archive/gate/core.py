@@ -177,8 +177,11 @@ class GateCore:
 
     @staticmethod
     def _check_version(customer: Customer, if_match: str | None) -> None:
-        if if_match and if_match.strip() not in (etag(customer), "*", etag(customer).removeprefix("W/")):
-            raise StaleVersion(f"Customer {customer.code} changed since you read it (now {etag(customer)}).")
+        """If-Match against the record's version (a weak `W/` form compares the same); a stale
+        one is 412, so a change never overwrites one its author has not seen."""
+        if if_match and if_match.strip().removeprefix("W/") not in (etag(customer), "*"):
+            raise StaleVersion(f"Customer {customer.code} changed since you read it (now {etag(customer)}); "
+                               "read it again and reapply your change.")
 
     def _may_see(self, session: Session, principal: Principal, purpose: str, customer_id: uuid.UUID) -> bool:
         read = self.policy.decide(frozenset(principal.roles), Action.CUSTOMER_READ, Purpose(purpose))

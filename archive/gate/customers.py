@@ -26,7 +26,6 @@ from archive.errors import (
     InvalidInput,
     NotFound,
     PreconditionRequired,
-    StaleVersion,
 )
 from archive.gate.core import LOAN_POINTER, etag
 from archive.gate.intake import IntakeSteps
@@ -193,9 +192,7 @@ class CustomerGate(IntakeSteps):
         if not if_match:
             raise PreconditionRequired(f"Send If-Match with the ETag you read (now {etag(customer)}), so a "
                                        "correction never overwrites one you have not seen.")
-        if if_match.strip() not in (etag(customer), "*") and if_match.strip() != etag(customer).removeprefix("W/"):
-            raise StaleVersion(f"Customer {customer.code} changed since you read it (now {etag(customer)}); "
-                               "read it again and reapply your correction.")
+        self._check_version(customer, if_match)
         clean = check_correction(changes)
         plan = decision.fields or {}
         hidden = sorted(f for f in clean if f not in plan or plan[f].visibility_for(customer.kind) is not
