@@ -136,3 +136,5 @@ class CustomerReviewFlag(IdMixin, TimestampMixin, Base):
     score: Mapped[int | None] = mapped_column(Integer)  # name similarity, 0–100
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str | None] = mapped_column(String(16))  # distinct | duplicate
+    note: Mapped[str | None] = mapped_column(Text)

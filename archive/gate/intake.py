@@ -3,25 +3,28 @@ per company (duplicates refused with a pointer only for those who may see it), d
 
 from __future__ import annotations
 
+import uuid
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.auditing import Auditor
 from archive.customers.intake import Candidate, DuplicateCheck, Match
-from archive.customers.models import (
-    CustomerReviewFlag,
-)
+from archive.customers.models import Customer, CustomerReviewFlag
 from archive.customers.service import CustomerRegistry, NewCustomer
-from archive.db import new_id
+from archive.db import new_id, utcnow
 from archive.errors import (
     Conflict,
     FieldError,
     Forbidden,
     InvalidInput,
+    NotFound,
 )
 from archive.gate.core import GateCore
 from archive.identity.models import Department, User
 from archive.identity.principal import Principal
 from archive.identity.repository import IdentityRepository
+from archive.policy import evaluate_scope
 from archive.policy.decision import PurposeDecision
 from archive.vocabulary import Action, Scope
 from crypto.keyring import KeyRing
@@ -107,3 +110,53 @@ class IntakeSteps(GateCore):
             return {"reason": reason, "customer_id": str(match.customer_id), "code": match.code,
                     "score": match.score}
         return {"reason": reason, "customer_id": None, "code": None, "score": match.score}
+
+    # -- the review list of possible duplicates ---------------------------------------------------
+
+    def review_flags(self, session: Session, principal: Principal, stated: str | None, auditor: Auditor, *,
+                     resolved: bool = False, limit: int = 100) -> list[dict[str, object]]:
+        """Possible duplicates waiting for a person (the manager decides, 003): flags on customers
+        in the caller's list scope, with both customers' codes where the caller may see them."""
+        decision = self._decide(session, principal, stated, Action.CUSTOMER_LIST, auditor)
+        query = (select(CustomerReviewFlag, Customer).join(Customer, Customer.id == CustomerReviewFlag.customer_id)
+                 .where(CustomerReviewFlag.resolved_at.is_not(None) if resolved
+                        else CustomerReviewFlag.resolved_at.is_(None))
+                 .order_by(CustomerReviewFlag.created_at).limit(limit))
+        rows = [(flag, customer) for flag, customer in session.execute(query).all()
+                if evaluate_scope(decision, self._relation(principal, decision, customer)).in_scope]
+        self._grant(session, auditor, decision, Action.CUSTOMER_LIST, [c for _, c in rows], "review_flags",
+                    fields=("code",), extra={"view": "review_flags"})
+        purpose = decision.purpose.value if decision.purpose else ""
+        return [{"id": str(flag.id), "reason": flag.reason, "score": flag.score, "created_at": flag.created_at,
+                 "customer_id": str(customer.id), "code": customer.code,
+                 "other": self._flag_view(session, principal, purpose,
+                                          Match("phone" if flag.reason == "same_phone" else "name",
+                                                flag.other_customer_id, self._code(session, flag.other_customer_id),
+                                                flag.score or 100)),
+                 "outcome": flag.outcome, "note": flag.note, "resolved_at": flag.resolved_at,
+                 "resolved_by": self.names.username(session, flag.resolved_by)} for flag, customer in rows]
+
+    def resolve_flag(self, session: Session, principal: Principal, stated: str | None, auditor: Auditor,
+                     flag_id: uuid.UUID, outcome: str, note: str) -> dict[str, object]:
+        """The manager's verdict on a flag: `distinct` (two customers) or `duplicate` (then the
+        records are merged or ended by their own steps). Decided as an owner assignment is."""
+        decision = self._decide(session, principal, stated, Action.CUSTOMER_ASSIGN, auditor)
+        flag = session.get(CustomerReviewFlag, flag_id)
+        if flag is None:
+            raise NotFound("No such review flag.")
+        customer = self._in_scope(session, auditor, principal, decision, flag.customer_id)
+        if outcome not in ("distinct", "duplicate"):
+            raise InvalidInput("Say what the review found.", errors=[FieldError("outcome", "distinct or duplicate")])
+        if flag.resolved_at is not None:
+            raise Conflict("This flag has already been resolved.")
+        flag.outcome, flag.note = outcome, note.strip()
+        flag.resolved_at, flag.resolved_by = utcnow(), principal.id
+        session.flush()
+        self._grant(session, auditor, decision, Action.CUSTOMER_ASSIGN, [customer], str(flag.id), fields=(),
+                    extra={"review_flag": outcome})
+        return {"id": str(flag.id), "outcome": outcome, "customer_id": str(customer.id), "code": customer.code}
+
+    @staticmethod
+    def _code(session: Session, customer_id: uuid.UUID) -> str:
+        return session.scalar(select(Customer.code).where(Customer.id == customer_id)) or ""
+

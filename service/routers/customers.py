@@ -116,6 +116,29 @@ async def import_customers(request: Request, principal: CurrentPrincipal, ctx: C
             "unchanged": report.unchanged, "flagged": report.flagged, "dry_run": report.dry_run}
 
 
+class ResolveIn(BaseModel):
+    outcome: Literal["distinct", "duplicate"]
+    note: str = Field("", max_length=2000)
+
+
+@router.get("/review-flags", summary="Possible duplicates waiting for review",
+            description="Customers registered with the same phone or a near-identical name as another, in "
+                        "your scope; the other record is named only if you may see it. `resolved=true` lists "
+                        "the decided ones.")
+def review_flags(principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit, x_purpose: XPurpose = None,
+                 resolved: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+    items = ctx.customers.review_flags(uow.session, principal, x_purpose, audit, resolved=resolved, limit=limit)
+    return {"items": items, "next_cursor": None}
+
+
+@router.post("/review-flags/{flag_id}/resolve", summary="Decide a possible duplicate (department head)",
+             description="`distinct`: two customers after all; `duplicate`: one company twice — end or merge "
+                         "the later record through its own steps.")
+def resolve_flag(flag_id: uuid.UUID, body: ResolveIn, principal: CurrentPrincipal, ctx: Context, uow: Uow,
+                 audit: Audit, x_purpose: XPurpose = None) -> dict[str, Any]:
+    return ctx.customers.resolve_flag(uow.session, principal, x_purpose, audit, flag_id, body.outcome, body.note)
+
+
 @router.get("", summary="Customers in your scope",
             description="Only customers your role reaches under the stated purpose; fields the purpose does "
                         "not admit are masked or null. Cursor: the last id of the previous page.")

@@ -137,3 +137,26 @@ def test_the_postgresql_table_dump_holds_neither(committed_pg_engine: Engine, tm
     assert created.json()["id"].encode() in dump  # the dump is real
     for planted in (PLANTED_ID, PLANTED_PHONE):
         assert planted.encode() not in dump
+
+
+def test_the_department_head_reviews_possible_duplicates(world):
+    first = register(world, "sales_rep", kind="enterprise", name="常州龙城精密化工有限公司", phone="0519-8555-0101")
+    second = register(world, "sales_rep", kind="enterprise", name="常州龙城精密化工股份有限公司")
+    assert second.json()["review_flags"]
+    head = world.tokens["department_head"]
+    pending = world.api.get("/api/v1/customers/review-flags", token=head, purpose="sales_followup").json()["items"]
+    mine = [f for f in pending if f["code"] == second.json()["code"]]
+    assert len(mine) == 1 and mine[0]["reason"] == "similar_name" and mine[0]["other"]["code"] == first.json()["code"]
+    outsider = world.api.get("/api/v1/customers/review-flags", token=world.tokens["outsider"],
+                             purpose="sales_followup").json()["items"]
+    assert second.json()["code"] not in {f["code"] for f in outsider}
+    url = f"/api/v1/customers/review-flags/{mine[0]['id']}/resolve"
+    assert_problem(world.api.post(url, token=world.tokens["sales_rep"], purpose="sales_followup",
+                                  json={"outcome": "distinct"}), 403)
+    done = world.api.post(url, token=head, purpose="sales_followup",
+                          json={"outcome": "duplicate", "note": "same licence holder; end the later record"})
+    assert done.status_code == 200 and done.json()["outcome"] == "duplicate"
+    assert_problem(world.api.post(url, token=head, purpose="sales_followup", json={"outcome": "distinct"}), 409)
+    decided = world.api.get("/api/v1/customers/review-flags", token=head, purpose="sales_followup",
+                            params={"resolved": "true"}).json()["items"]
+    assert any(f["id"] == mine[0]["id"] and f["resolved_by"] == "department_head" for f in decided)
