@@ -52,4 +52,4 @@ class ContractEvent(IdMixin, TimestampMixin, Base):
     handed_over_to: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     archive_due: Mapped[date | None] = mapped_column(Date, index=True)
     archived_on: Mapped[date | None] = mapped_column(Date)
-    overdue_flagged_at: Mapped[datetime | None]  # set by the worker when a step went late
+    overdue_flagged_at: Mapped[datetime | None]  # set by the worker when the open step went late

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive.contracts.models import Contract, ContractCounter, ContractEvent
+from archive.documents.models import Document
 from archive.errors import Conflict, FieldError, InvalidInput, NotFound
 from archive.identity.models import Department
 
@@ -120,6 +121,7 @@ class ContractLedger:
                                errors=[FieldError("on", f"on or after {event.occurred_on.isoformat()}")])
         event.handed_over_on, event.handed_over_to = on, received_by
         event.archive_due = due(on, ARCHIVE_MONTHS)
+        event.overdue_flagged_at = None  # the flag is the open step's: a late archiving step is flagged anew
         self.session.flush()
         return event
 
@@ -147,6 +149,11 @@ class ContractLedger:
         if event is None:
             raise NotFound("No such contract event.")
         return event, self.get(event.contract_id)
+
+    def document_kinds(self, contract_id: uuid.UUID) -> Sequence[str]:
+        """The kinds of the documents filed under the contract (for its dossier checklist)."""
+        return self.session.scalars(select(Document.kind).where(Document.contract_id == contract_id)
+                                    .distinct()).all()
 
     def events(self, contract_id: uuid.UUID) -> Sequence[ContractEvent]:
         return self.session.scalars(select(ContractEvent).where(ContractEvent.contract_id == contract_id)

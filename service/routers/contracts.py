@@ -4,18 +4,20 @@ one-month hand-over steps, and the late ones. Every call is decided and logged b
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, TableClause, column, func, select, table
+from sqlalchemy import Select, select
 
 from archive.contracts.checklist import Requirements
 from archive.contracts.models import Contract, ContractEvent
-from archive.contracts.service import ContractLedger
+from archive.contracts.service import ContractLedger, Late
 from archive.customers.models import Customer
-from archive.errors import FieldError, InvalidInput
+from archive.errors import FieldError, InvalidInput, NotFound
+from archive.gate import refuse
 from archive.identity.models import Department, User
 from archive.identity.principal import Principal
 from archive.policy.decision import PurposeDecision
@@ -25,6 +27,7 @@ from service.routers.customers import XPurpose
 
 router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"])
 Q = TypeVar("Q", bound=Select)  # type: ignore[type-arg]
+T = TypeVar("T")
 
 
 class ContractIn(BaseModel):
@@ -77,18 +80,22 @@ def _view(session: Any, contract: Contract) -> dict[str, Any]:
 
 
 def _detail(ctx: Any, session: Any, contract: Contract) -> dict[str, Any]:
-    events = ContractLedger(session).events(contract.id)
-    documents = session.execute(select(func.distinct(_documents().c.kind))
-                                .where(_documents().c.contract_id == contract.id)).scalars().all()
+    ledger_ = ContractLedger(session)
+    events = ledger_.events(contract.id)
     checklist = Requirements.load(ctx.policy.path).checklist(
-        performed=any(e.kind == "performed" for e in events), present=documents)
+        performed=any(e.kind == "performed" for e in events), present=ledger_.document_kinds(contract.id))
     today = _today(ctx)
     return {**_view(session, contract), "events": [_event_view(e, today) for e in events], "dossier": checklist}
 
 
-def _documents() -> TableClause:
-    """The documents table, as far as the checklist needs it (kinds filed under a contract)."""
-    return table("documents", column("contract_id"), column("kind"))
+def _known(session: Any, audit: Any, decision: PurposeDecision, key: uuid.UUID, find: Callable[[uuid.UUID], T]) -> T:
+    """The contract or event, or a 404 that is an audit event like every other refusal (API.md)."""
+    try:
+        return find(key)
+    except NotFound as error:
+        raise refuse(session, audit, decision.action, error, resource_type="contract", resource_id=str(key),
+                     purpose=decision.purpose.value if decision.purpose else "",
+                     policy_version=decision.policy_version) from None
 
 
 @router.post("", status_code=201, summary="Record a signed contract and give it its number",
@@ -115,30 +122,18 @@ def create_contract(body: ContractIn, principal: CurrentPrincipal, ctx: Context,
 
 
 @router.get("", summary="The contract ledger",
-            description="Contracts in your scope, newest first. `handover=overdue` lists instead every late step "
-                        "(hand-over to the credit manager, or on to the archive, past its one-month due date) "
-                        "with `count`.")
+            description="Contracts in your scope by number, highest first (department code, then year and "
+                        "sequence: newest first within a department). `handover=overdue` lists instead every late "
+                        "step (hand-over to the credit manager, or on to the archive, past its one-month due "
+                        "date), longest overdue first, with `count`.")
 def ledger(principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit, x_purpose: XPurpose = None,
            handover: Literal["overdue"] | None = None, department: str | None = None,
-           year: int | None = None, status: str | None = None,
+           year: int | None = None, status: Literal["signed", "changed", "performed", "terminated"] | None = None,
            limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None) -> dict[str, Any]:
     session = uow.session
     decision = ctx.customers.authorize_contract(session, principal, x_purpose, audit, Action.CONTRACT_LIST)
-    today = _today(ctx)
     if handover == "overdue":
-        events_query = _scoped(select(ContractEvent, Contract)
-                               .join(Contract, Contract.id == ContractEvent.contract_id)
-                               .join(Customer, Customer.id == Contract.customer_id), decision, principal)
-        visible = {c.id for _, c in session.execute(events_query).all()}
-        late = [item for item in ContractLedger(session).late(today) if item.contract.id in visible]
-        if department:
-            late = [item for item in late if _view(session, item.contract)["department"] == department]
-        ctx.customers.record_contract(session, audit, decision, Action.CONTRACT_LIST, "overdue",
-                                      extra={"count": str(len(late))})
-        uow.commit()
-        items = [{**_view(session, item.contract), "event": _event_view(item.event, today), "step": item.step,
-                  "due_on": item.due_on, "days_late": item.days_late} for item in late[:limit]]
-        return {"items": items, "count": len(late), "next_cursor": None}
+        return _overdue(ctx, uow, audit, decision, principal, department, limit, cursor)
     query = _scoped(select(Contract).join(Customer, Customer.id == Contract.customer_id), decision, principal)
     if department:
         query = query.join(Department, Department.id == Contract.department_id).where(Department.code == department)
@@ -157,12 +152,38 @@ def ledger(principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit, x_
             "next_cursor": page[-1].number if len(contracts) > limit else None}
 
 
+def _overdue(ctx: Any, uow: Any, audit: Any, decision: PurposeDecision, principal: Principal,
+             department: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+    """Every late step in the caller's scope; the cursor is the last item's `<due_on>_<event id>`."""
+    session, today = uow.session, _today(ctx)
+    in_scope = _scoped(select(Contract.id).join(Customer, Customer.id == Contract.customer_id), decision, principal)
+    visible = set(session.scalars(in_scope).all())
+    late = sorted((item for item in ContractLedger(session).late(today) if item.contract.id in visible),
+                  key=_late_key)
+    if department:
+        late = [item for item in late if _view(session, item.contract)["department"] == department]
+    after = tuple(cursor.split("_", 1)) if cursor else None
+    remaining = [item for item in late if after is None or _late_key(item) > after]
+    page = remaining[:limit]
+    ctx.customers.record_contract(session, audit, decision, Action.CONTRACT_LIST, "overdue",
+                                  tuple({item.contract.customer_id for item in page}), extra={"count": str(len(late))})
+    uow.commit()
+    items = [{**_view(session, item.contract), "event": _event_view(item.event, today), "step": item.step,
+              "due_on": item.due_on, "days_late": item.days_late} for item in page]
+    return {"items": items, "count": len(late),
+            "next_cursor": "_".join(_late_key(page[-1])) if len(remaining) > limit else None}
+
+
+def _late_key(item: Late) -> tuple[str, str]:
+    return item.due_on.isoformat(), str(item.event.id)
+
+
 @router.get("/{contract_id}", summary="One contract: events, hand-over steps and the dossier checklist")
 def read_contract(contract_id: uuid.UUID, principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit,
                   x_purpose: XPurpose = None) -> dict[str, Any]:
     session = uow.session
     decision = ctx.customers.authorize_contract(session, principal, x_purpose, audit, Action.CONTRACT_READ)
-    contract = ContractLedger(session).get(contract_id)
+    contract = _known(session, audit, decision, contract_id, ContractLedger(session).get)
     ctx.customers.check_scope(session, audit, principal, decision, contract.customer_id)
     ctx.customers.record_contract(session, audit, decision, Action.CONTRACT_READ, str(contract.id),
                                   (contract.customer_id,))
@@ -177,7 +198,7 @@ def record_event(contract_id: uuid.UUID, body: EventIn, principal: CurrentPrinci
     session = uow.session
     decision = ctx.customers.authorize_contract(session, principal, x_purpose, audit, Action.CONTRACT_EVENT)
     ledger_ = ContractLedger(session)
-    contract = ledger_.get(contract_id)
+    contract = _known(session, audit, decision, contract_id, ledger_.get)
     ctx.customers.check_scope(session, audit, principal, decision, contract.customer_id)
     on = body.occurred_on or _today(ctx)
     if on > _today(ctx):
@@ -195,7 +216,7 @@ def _step(step: Literal["handover", "archive"], event_id: uuid.UUID, body: StepI
     session = uow.session
     decision = ctx.customers.authorize_contract(session, principal, stated, audit, Action.CONTRACT_HANDOVER)
     ledger_ = ContractLedger(session)
-    event, contract = ledger_.event(event_id)
+    event, contract = _known(session, audit, decision, event_id, ledger_.event)
     ctx.customers.check_scope(session, audit, principal, decision, contract.customer_id)
     on = body.on or _today(ctx)
     if on > _today(ctx):
