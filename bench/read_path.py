@@ -1,7 +1,7 @@
 """Governed read path against a bare read, on PostgreSQL with `--workers 2` (API.md
 "Benchmarks": read.governed_throughput, read.governed_p99_open).
 
-Both endpoints run in the same server processes (bench/bare_app.py: the product app plus a
+Both endpoints run in the same server processes (bench/_bare_app.py: the product app plus a
 bench-only bare route), over loopback, with the same token. Governed: `GET /api/v1/customers/{id}`
 as the owning sales rep with purpose `customer_service` — purpose and scope decided, six
 encrypted fields opened (name, phone, e-mail, address, ID and tax number; identity masked), one
@@ -125,7 +125,7 @@ def percentile(values: list[float], p: float) -> float:
 @contextlib.contextmanager
 def server(env: dict[str, str], port: int, log: Path):  # type: ignore[no-untyped-def]
     with log.open("w") as out:
-        proc = subprocess.Popen([str(BIN / "uvicorn"), "bench.bare_app:create", "--factory", "--port", str(port),
+        proc = subprocess.Popen([str(BIN / "uvicorn"), "bench._bare_app:create", "--factory", "--port", str(port),
                                  "--workers", "2", "--no-access-log", "--log-level", "warning"],
                                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
