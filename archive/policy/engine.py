@@ -9,6 +9,7 @@ cold decision costs a few dict lookups whatever the policy's size, and a warm on
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,10 @@ from archive.policy.purposes import Admission, Purposes, PurposeSpec
 from archive.vocabulary import Action, DocumentKind, Effect, Purpose, Role, Scope, Via
 
 CACHE_LIMIT = 8192  # distinct (role set, action, purpose, via) keys; cleared when reached
+
+# pycasbin logs the whole model and policy at INFO each time an enforcer is built (every reload,
+# in every worker); the engine reports loads itself, so keep only its warnings.
+logging.getLogger("casbin").setLevel(logging.WARNING)
 
 
 def default_policy_dir() -> Path:
