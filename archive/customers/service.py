@@ -18,7 +18,14 @@ from crypto.envelope import FieldCipher, FieldContext
 
 PUBLIC_NAME_KINDS = ("enterprise", "institution")
 # Public profile fields a correction may change; the rest of the profile has its own steps.
-CORRECTABLE_PROFILE = ("industry", "region", "size_class")
+CORRECTABLE_PROFILE = ("industry", "region", "size_class", "verification_status", "risk_level")
+# Identity verification and risk assessment (002 客户识别流程: 身份验证, 风险评估): set like any
+# other field, by a purpose that shows it in clear (the risk level is credit data).
+CHOICES = {
+    "size_class": ("large", "medium", "small"),
+    "verification_status": ("unverified", "verified", "failed"),
+    "risk_level": ("unassessed", "low", "medium", "high"),
+}
 OWN_STEPS = {
     "owner": "owner assignment", "department": "owner assignment", "status": "the lifecycle step",
     "grade": "grading", "code": "nothing (the code is permanent)", "kind": "nothing (register anew)",
@@ -56,6 +63,8 @@ def check_correction(changes: Mapping[str, object]) -> dict[str, str | None]:
             errors.append(FieldError(field, "not a customer field"))
         elif value is not None and not isinstance(value, str | int | float):
             errors.append(FieldError(field, "a text value or null"))
+        elif field in CHOICES and str(value).strip() not in CHOICES[field]:
+            errors.append(FieldError(field, f"one of {', '.join(CHOICES[field])}"))
         else:
             clean[field] = None if value is None else str(value).strip() or None
     if not changes:

@@ -122,3 +122,21 @@ def test_the_customer_reads_its_own_record_on_me_without_a_purpose(world):
     other = world.targets[("customer", "other")]
     assert_problem(world.api.get(f"/api/v1/customers/{other}", token=world.tokens["customer"],
                                  purpose="data_subject_request"), 404)
+
+
+def test_identity_verification_and_risk_level_are_set_by_the_purposes_that_see_them(world):
+    target = world.targets[("customer_service", "department")]
+    url = f"/api/v1/customers/{target}"
+
+    def patch(who: str, purpose: str, body: dict[str, str]):  # type: ignore[no-untyped-def]
+        etag = world.api.get(url, token=world.tokens[who], purpose=purpose).headers["etag"]
+        return world.api.patch(url, token=world.tokens[who], purpose=purpose, headers={"If-Match": etag},
+                               json={**body, "reason": "identification process"})
+
+    verified = patch("customer_service", "customer_service", {"verification_status": "verified"})
+    assert verified.status_code == 200 and verified.json()["verification_status"] == "verified"
+    assert_problem(patch("customer_service", "customer_service", {"risk_level": "low"}), 403)
+    assessed = patch("finance", "credit_review", {"risk_level": "high"})
+    assert assessed.status_code == 200 and assessed.json()["risk_level"] == "high"
+    body = assert_problem(patch("finance", "credit_review", {"risk_level": "extreme"}), 422)
+    assert body["errors"][0]["field"] == "risk_level"
