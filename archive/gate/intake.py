@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive.auditing import Auditor
@@ -68,15 +69,22 @@ class IntakeSteps(GateCore):
                                                                          findings.refusals[0]),
                                purpose=purpose, customer=findings.refusals[0].customer_id)
         customer_id = new_id()
+        code = new.code or f"C-{customer_id.hex[-10:].upper()}"
+        taken = Conflict(f"The customer code {code} is taken; choose another or leave it out to get one.")
+        if session.scalar(select(Customer.id).where(Customer.code == code)) is not None:
+            raise taken
         if session.in_transaction():
             # Nothing is written yet; release the (SQLite) write lock so the customer's data key
             # can be committed in its own transaction before anything is sealed with it.
             session.rollback()
         ring.dek_for_encrypt(customer_id)
-        customer = registry.register(customer_id=customer_id, code=new.code or f"C-{customer_id.hex[-10:].upper()}",
-                                     kind=new.kind, department_id=department.id, owner_id=owner.id,
-                                     status=new.status, profile=new.profile, sensitive=sensitive,
-                                     created_by=principal.id)
+        try:
+            with session.begin_nested():
+                customer = registry.register(customer_id=customer_id, code=code, kind=new.kind,
+                                             department_id=department.id, owner_id=owner.id, status=new.status,
+                                             profile=new.profile, sensitive=sensitive, created_by=principal.id)
+        except IntegrityError:  # registered at the same moment by someone else
+            raise taken from None
         for match in findings.flags:
             session.add(CustomerReviewFlag(customer_id=customer.id, other_customer_id=match.customer_id,
                                            reason="same_phone" if match.field == "phone" else "similar_name",

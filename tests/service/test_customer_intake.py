@@ -160,3 +160,10 @@ def test_the_department_head_reviews_possible_duplicates(world):
     decided = world.api.get("/api/v1/customers/review-flags", token=head, purpose="sales_followup",
                             params={"resolved": "true"}).json()["items"]
     assert any(f["id"] == mine[0]["id"] and f["resolved_by"] == "department_head" for f in decided)
+
+
+def test_a_code_already_taken_is_a_conflict_not_an_error(world):
+    first = register(world, "sales_rep", code="C-TAKEN-1", name="郑一")
+    assert first.status_code == 201
+    again = assert_problem(register(world, "sales_rep", code="C-TAKEN-1", name="郑二"), 409)
+    assert "C-TAKEN-1" in again["detail"]
