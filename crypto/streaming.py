@@ -114,8 +114,9 @@ def _fill(source: Readable, view: memoryview) -> int:
     return got
 
 
-class _Chunks:
-    """An iterable of byte chunks seen through `readinto`."""
+class ChunkStream:
+    """An iterable of byte chunks seen through `readinto` (what `encrypt`/`decrypt` read);
+    `close` closes the iterator (and the file or HTTP body behind it) when it can."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
@@ -132,9 +133,14 @@ class _Chunks:
         self._pending = self._pending[n:]
         return n
 
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
 
 def _source(source: Readable | Iterable[bytes]) -> Readable:
-    return source if isinstance(source, Readable) else _Chunks(source)
+    return source if isinstance(source, Readable) else ChunkStream(source)
 
 
 def encrypt(
@@ -308,7 +314,7 @@ class BlobCipher:
             return None
         old = self._keys.dek_for_decrypt(ctx.customer_id, header.dek_version)
         plain = decrypt(old, ctx, source, header=header, plaintext_size=plaintext_size, sha256=sha256)
-        return encrypt(new, ctx, _Chunks(plain), sink, segment_size=self._segment)
+        return encrypt(new, ctx, ChunkStream(plain), sink, segment_size=self._segment)
 
     def __repr__(self) -> str:
         return f"BlobCipher({self._keys!r}, segment_size={self._segment})"

@@ -4,9 +4,11 @@ open a key as chunks, delete, exists, list. Keys are short names (a document id)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
+
+from crypto.streaming import ChunkStream
 
 KEY = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{2,127}$")
 CHUNK_BYTES = 256 * 1024
@@ -47,26 +49,6 @@ class BlobStore(Protocol):
     def keys(self) -> Iterator[str]: ...
 
 
-class ChunkReader:
-    """Chunks seen through `readinto`, as `crypto.streaming` reads its source. Closes the
-    chunk iterator (and so the file or HTTP body behind it) on `close`."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._pending = memoryview(b"")
-
-    def readinto(self, buffer: memoryview, /) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk).cast("B")
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def close(self) -> None:
-        close = getattr(self._chunks, "close", None)
-        if close is not None:
-            close()
+class ChunkReader(ChunkStream):
+    """A stored blob's chunks, as `crypto.streaming` reads its source; closing it closes the
+    file or HTTP body behind them."""
