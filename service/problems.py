@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archive.errors import ArchiveError, AuthenticationFailed, TooManyAttempts
+from crypto.errors import KeyDestroyed
 
 PROBLEM_BASE = "https://customer-archive.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -66,6 +67,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ArchiveError)
     async def _archive(_request: Request, exc: ArchiveError) -> JSONResponse:
         return from_archive_error(exc)
+
+    @app.exception_handler(KeyDestroyed)
+    async def _shredded(_request: Request, _exc: KeyDestroyed) -> JSONResponse:
+        # Crypto-shredding is final: say so, without the customer id the crypto error carries.
+        return problem(410, slug="data-destroyed", title="Customer data destroyed",
+                       detail="This customer's data was destroyed for good (its data key was erased); "
+                              "the access log keeps the record that it happened.")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -140,3 +140,15 @@ def test_identity_verification_and_risk_level_are_set_by_the_purposes_that_see_t
     assert assessed.status_code == 200 and assessed.json()["risk_level"] == "high"
     body = assert_problem(patch("finance", "credit_review", {"risk_level": "extreme"}), 422)
     assert body["errors"][0]["field"] == "risk_level"
+
+
+def test_a_shredded_customer_is_gone_for_good_with_a_clear_problem(world):
+    target = world.targets[("crm_manager", "department")]
+    ring = world.api.app.state.ctx.key_ring
+    assert ring.destroy_deks(target) >= 1
+    token = world.tokens["crm_manager"]
+    body = assert_problem(world.api.get(f"/api/v1/customers/{target}", token=token, purpose="customer_service"), 410)
+    assert str(target) not in body["detail"]
+    etag = "*"  # any version: the record cannot be read any more
+    assert_problem(world.api.patch(f"/api/v1/customers/{target}", token=token, purpose="customer_service",
+                                   headers={"If-Match": etag}, json={"phone": "13800000000", "reason": "r"}), 410)
