@@ -27,6 +27,9 @@ class BreakGlass(IdMixin, Base):
     review_outcome: Mapped[str | None] = mapped_column(String(16))  # justified | unjustified
     review_note: Mapped[str | None] = mapped_column(Text)
 
+    def active(self, now: datetime) -> bool:
+        return self.closed_at is None and self.expires_at > now
+
 
 def active_break_glass(session: Session, user_id: uuid.UUID, customer_id: uuid.UUID,
                        now: datetime | None = None) -> BreakGlass | None:

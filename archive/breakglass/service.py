@@ -9,8 +9,7 @@ its officer read is decided by the gate from `policies/` (via `break_glass`).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -38,29 +37,6 @@ class ReviewOutcome(StrEnum):
     UNJUSTIFIED = "unjustified"
 
 
-@dataclass(frozen=True, slots=True)
-class BreakGlassView:
-    id: uuid.UUID
-    customer_id: uuid.UUID
-    opened_by: uuid.UUID
-    justification: str
-    opened_at: datetime
-    expires_at: datetime
-    closed_at: datetime | None
-    reviewed_by: uuid.UUID | None
-    reviewed_at: datetime | None
-    review_outcome: str | None
-    review_note: str | None
-
-    @classmethod
-    def of(cls, row: BreakGlass) -> BreakGlassView:
-        return cls(row.id, row.customer_id, row.opened_by, row.justification, row.opened_at, row.expires_at,
-                   row.closed_at, row.reviewed_by, row.reviewed_at, row.review_outcome, row.review_note)
-
-    def active(self, now: datetime) -> bool:
-        return self.closed_at is None and self.expires_at > now
-
-
 class BreakGlassDesk:
     """The three steps, each an audit event in the same transaction as its row."""
 
@@ -76,7 +52,7 @@ class BreakGlassDesk:
                       break_glass=True, policy_version=self.policy_version)
 
     def open(self, principal: Principal, customer_id: uuid.UUID, justification: str,
-             minutes: int = DEFAULT_MINUTES) -> BreakGlassView:
+             minutes: int = DEFAULT_MINUTES) -> BreakGlass:
         action = AuditAction.BREAK_GLASS_OPENED
         if not principal.roles & OPENERS:
             raise self._refuse(action, Forbidden("Only a compliance officer may open break-glass."), customer_id)
@@ -103,9 +79,9 @@ class BreakGlassDesk:
                             resource_id=str(row.id), customer_ids=(customer_id,), purpose="audit",
                             reason=f"break-glass opened for {minutes} min; awaits review", break_glass=True,
                             policy_version=self.policy_version)
-        return BreakGlassView.of(row)
+        return row
 
-    def close(self, principal: Principal, break_glass_id: uuid.UUID) -> BreakGlassView:
+    def close(self, principal: Principal, break_glass_id: uuid.UUID) -> BreakGlass:
         row = self.session.get(BreakGlass, break_glass_id)
         if row is None or row.opened_by != principal.id:
             raise NotFound("No such break-glass of yours.")
@@ -115,22 +91,22 @@ class BreakGlassDesk:
                                 resource_type="break_glass", resource_id=str(row.id),
                                 customer_ids=(row.customer_id,), reason="closed by the officer before expiry",
                                 break_glass=True, policy_version=self.policy_version)
-        return BreakGlassView.of(row)
+        return row
 
     def _require_reviewer(self, principal: Principal) -> None:
         if not principal.roles & REVIEWERS:
             raise self._refuse(AuditAction.BREAK_GLASS_REVIEWED, Forbidden(
                 "Break-glass is reviewed by a compliance officer or the general manager."))
 
-    def pending(self, principal: Principal, limit: int = 100) -> list[BreakGlassView]:
+    def pending(self, principal: Principal, limit: int = 100) -> list[BreakGlass]:
         """Every break-glass not yet reviewed, oldest first (open ones too: they are visible early)."""
         self._require_reviewer(principal)
         rows = self.session.scalars(select(BreakGlass).where(BreakGlass.reviewed_at.is_(None))
                                     .order_by(BreakGlass.opened_at).limit(limit))
-        return [BreakGlassView.of(r) for r in rows]
+        return list(rows)
 
     def review(self, principal: Principal, break_glass_id: uuid.UUID, outcome: ReviewOutcome,
-               note: str) -> BreakGlassView:
+               note: str) -> BreakGlass:
         action = AuditAction.BREAK_GLASS_REVIEWED
         self._require_reviewer(principal)
         row = self.session.get(BreakGlass, break_glass_id)
@@ -150,4 +126,4 @@ class BreakGlassDesk:
                             resource_id=str(row.id), customer_ids=(row.customer_id,),
                             reason=f"reviewed: {outcome.value}", break_glass=True,
                             policy_version=self.policy_version)
-        return BreakGlassView.of(row)
+        return row

@@ -9,11 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
+from archive.breakglass.models import BreakGlass
 from archive.breakglass.service import (
     DEFAULT_MINUTES,
     MAX_MINUTES,
     BreakGlassDesk,
-    BreakGlassView,
     ReviewOutcome,
 )
 from archive.db import utcnow
@@ -48,12 +48,9 @@ class BreakGlassOut(BaseModel):
     review_note: str | None
 
 
-def _out(view: BreakGlassView) -> BreakGlassOut:
-    return BreakGlassOut(id=view.id, customer_id=view.customer_id, opened_by=view.opened_by,
-                         justification=view.justification, opened_at=view.opened_at, expires_at=view.expires_at,
-                         closed_at=view.closed_at, active=view.active(utcnow()), reviewed_by=view.reviewed_by,
-                         reviewed_at=view.reviewed_at, review_outcome=view.review_outcome,
-                         review_note=view.review_note)
+def _out(row: BreakGlass) -> BreakGlassOut:
+    fields = {name: getattr(row, name) for name in BreakGlassOut.model_fields if name != "active"}
+    return BreakGlassOut(active=row.active(utcnow()), **fields)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=BreakGlassOut,
