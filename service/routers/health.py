@@ -36,8 +36,14 @@ def readyz(request: Request, ctx: Context) -> dict[str, object] | Response:
             checks["audit_chain"] = "sequencer failing"
     except Exception as exc:  # readiness reports, it does not raise
         checks["database"] = f"unreachable ({type(exc).__name__})"
+    watcher = getattr(request.app.state, "policy_watcher", None)
+    # Reported, not fatal: a process that could not switch to the newest release (its files
+    # differ from it) still decides with the policy it holds, but an operator wants to know.
+    policy = {"version": ctx.policy.version,
+              "current": not getattr(watcher, "mismatch", False),
+              "release_table_readable": getattr(watcher, "healthy", True)}
     if all(v == "ok" for v in checks.values()):
-        return {"status": "ready", "checks": checks}
+        return {"status": "ready", "checks": checks, "policy": policy}
     return problem(503, slug="not-ready", title="Not ready", detail="; ".join(
         f"{k}: {v}" for k, v in checks.items() if v != "ok"), checks=checks)
 

@@ -104,6 +104,8 @@ def test_a_release_changes_decisions_in_both_workers_without_a_restart(deploymen
         state = httpx.get(base + "/api/v1/admin/policy", headers=admin).json()
         assert state["loaded_version"] == state["files_version"] == state["released"]["version"] == version
         assert state["current"] and state["files_released"]
+        ready = httpx.get(base + "/readyz").json()
+        assert ready["policy"] == {"version": version, "current": True, "release_table_readable": True}
 
         append(policies / "allow.csv", UNKNOWN_ACTION)  # invalid: refused, nothing changes
         refused = run("policy", "release", env=env)
@@ -116,6 +118,7 @@ def test_a_release_changes_decisions_in_both_workers_without_a_restart(deploymen
         state = httpx.get(base + "/api/v1/admin/policy", headers=admin).json()
         assert state["loaded_version"] == state["released"]["version"] == version
         assert state["current"] and not state["files_released"]
+        assert httpx.get(base + "/readyz").json()["policy"]["current"] is True  # still deciding with the release
         assert len(audit_events(base, officer, action="policy.released")) == 1
         assert len(audit_events(base, officer, action="policy.reloaded")) == 2
     log = (tmp_path / "serve.log").read_text()
