@@ -366,12 +366,14 @@ app.add_typer(policy_app, name="policy")
 
 @policy_app.command("check")
 def policy_check(
-    directory: Annotated[Path | None, typer.Argument(help="Policy directory (default: policies/).")] = None,
+    directory: Annotated[Path | None, typer.Argument(
+        help="Policy directory (default: ARCHIVE_POLICY_DIR, else policies/).")] = None,
 ) -> None:
     """Validate the policy files: unknown roles, purposes or actions, rules that never match,
     purposes no role may use. Exit 1 on any error."""
     from archive.policy.check import main as check_main
 
+    directory = directory or Settings().policy_dir
     raise typer.Exit(check_main([str(directory)] if directory else []))
 
 

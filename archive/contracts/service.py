@@ -104,11 +104,11 @@ class ContractLedger:
                 "kind", "changed, performed or terminated (signed is recorded when the contract is created)")])
         if kind not in NEXT[contract.status]:
             raise Conflict(f"Contract {contract.number} is {contract.status}; it cannot be {kind} now.")
-        first = self.session.scalar(select(func.min(ContractEvent.occurred_on))
-                                    .where(ContractEvent.contract_id == contract.id))
-        if first is not None and on < first:
-            raise InvalidInput("An event cannot precede the signing.",
-                               errors=[FieldError("occurred_on", f"on or after {first.isoformat()}")])
+        latest = self.session.scalar(select(func.max(ContractEvent.occurred_on))
+                                     .where(ContractEvent.contract_id == contract.id))
+        if latest is not None and on < latest:  # the ledger reads in the order things happened
+            raise InvalidInput("An event cannot precede the contract's last recorded event (or its signing).",
+                               errors=[FieldError("occurred_on", f"on or after {latest.isoformat()}")])
         contract.status = kind
         return self._event(contract, kind, on, recorded_by)
 

@@ -128,3 +128,15 @@ def test_events_and_steps_with_their_due_dates_and_late_ones(seeded):
         assert ledger.flag_late(date(2026, 9, 1), utcnow()) == 2
         assert ledger.flag_late(date(2026, 9, 1), utcnow()) == 0
         assert uow.session.scalar(select(Contract.status).where(Contract.id == contract.id)) == "terminated"
+
+
+def test_events_are_recorded_in_the_order_they_happened(seeded):
+    db, dept, customer, _ = seeded
+    with db.unit_of_work() as uow:
+        ledger = ContractLedger(uow.session)
+        contract = ledger.create(customer_id=customer.id, department=dept, title="t", signed_on=date(2026, 2, 1),
+                                 handler_id=None, recorded_by=None)
+        ledger.record_event(contract, "performed", date(2026, 5, 1), None)
+        with pytest.raises(InvalidInput, match="last recorded event"):
+            ledger.record_event(contract, "terminated", date(2026, 4, 30), None)
+        assert ledger.record_event(contract, "terminated", date(2026, 5, 1), None).kind == "terminated"
