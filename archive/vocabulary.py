@@ -66,7 +66,8 @@ class Action(StrEnum):
     CONTRACT_LIST = "contract.list"  # the ledger
     CONTRACT_READ = "contract.read"
     CONTRACT_EVENT = "contract.event"  # changed, performed, terminated
-    CONTRACT_HANDOVER = "contract.handover"  # dossier received by the credit manager, then archived
+    CONTRACT_HANDOVER = "contract.handover"  # the credit manager receives the contract dossier
+    CONTRACT_ARCHIVE = "contract.archive"  # the dossier goes on to the archive
     JOINT_LIST_READ = "marketing.joint_list"
     REPORT_READ = "report.read"
 

@@ -34,6 +34,7 @@ class AuditAction(StrEnum):
     CONTRACT_READ = "contract.read"
     CONTRACT_EVENT = "contract.event"
     CONTRACT_HANDOVER = "contract.handover"
+    CONTRACT_ARCHIVE = "contract.archive"
     CONTRACTS_OVERDUE = "contract.overdue"
     BREAK_GLASS_OPENED = "break_glass.opened"
     BREAK_GLASS_REVIEWED = "break_glass.reviewed"

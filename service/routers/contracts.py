@@ -214,7 +214,8 @@ def record_event(contract_id: uuid.UUID, body: EventIn, principal: CurrentPrinci
 def _step(step: Literal["handover", "archive"], event_id: uuid.UUID, body: StepIn, principal: Principal,
           ctx: Any, uow: Any, audit: Any, stated: str | None) -> dict[str, Any]:
     session = uow.session
-    decision = ctx.customers.authorize_contract(session, principal, stated, audit, Action.CONTRACT_HANDOVER)
+    action = Action.CONTRACT_HANDOVER if step == "handover" else Action.CONTRACT_ARCHIVE
+    decision = ctx.customers.authorize_contract(session, principal, stated, audit, action)
     ledger_ = ContractLedger(session)
     event, contract = _known(session, audit, decision, event_id, ledger_.event)
     ctx.customers.check_scope(session, audit, principal, decision, contract.customer_id)
@@ -225,13 +226,13 @@ def _step(step: Literal["handover", "archive"], event_id: uuid.UUID, body: StepI
         ledger_.hand_over(event, on, principal.id)
     else:
         ledger_.archive(event, on)
-    ctx.customers.record_contract(session, audit, decision, Action.CONTRACT_HANDOVER, str(contract.id),
+    ctx.customers.record_contract(session, audit, decision, action, str(contract.id),
                                   (contract.customer_id,), extra={"step": step, "event": str(event.id)})
     uow.commit()
     return _event_view(event, _today(ctx))
 
 
-@router.post("/events/{event_id}/handover", summary="The credit manager received the contract dossier",
+@router.post("/events/{event_id}/handover", summary="The credit manager received the contract dossier (credit manager)",
              description="Due within one month of the event; starts the one-month archiving clock.")
 def hand_over(event_id: uuid.UUID, principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit,
               body: StepIn | None = None, x_purpose: XPurpose = None) -> dict[str, Any]:

@@ -336,7 +336,7 @@ def test_events_are_recorded_by_the_handlers_side_in_order(world):
 
 
 # --- the hand-over steps -------------------------------------------------------------------------
-def test_hand_over_then_archive_by_the_credit_manager_and_the_archivist_each_once(world):
+def test_the_credit_manager_receives_the_dossier_and_either_side_records_the_archive(world):
     signed_on = today(world) - timedelta(days=10)
     first = created(world, "sales_rep", customer(world, "sales_rep"), signed_on=signed_on)["events"][0]["id"]
     second = created(world, "department_head", customer(world, "department_head"),
@@ -360,18 +360,21 @@ def test_hand_over_then_archive_by_the_credit_manager_and_the_archivist_each_onc
     assert handed.status_code == 200, handed.text
     assert handed.json()["handed_over_on"] == (signed_on + timedelta(days=2)).isoformat()
     assert handed.json()["archive_due"] == one_month(signed_on + timedelta(days=2)).isoformat()
-    for who in ("credit_manager", "archivist"):
-        assert_problem(step(world, who, first, "handover"), 409)
+    assert_problem(step(world, "credit_manager", first, "handover"), 409)
+    handover_by_archive = step(world, "archivist", first, "handover")  # the archive does not receive from the handler
+    assert_problem(handover_by_archive, 403)
     assert_problem(step(world, "archivist", first, "archive", signed_on + timedelta(days=1)), 422)
     archived = step(world, "archivist", first, "archive")
     assert archived.status_code == 200 and archived.json()["archived_on"] == today(world).isoformat()
     for who in ("archivist", "credit_manager"):
         assert_problem(step(world, who, first, "archive"), 409)
 
-    # The policy lets both keep the ledger's steps: here the archivist receives, the credit manager archives.
-    assert step(world, "archivist", second, "handover").status_code == 200
+    # 004 §3: the credit manager receives the dossier; either side may record it reaching the archive.
+    assert step(world, "credit_manager", second, "handover").status_code == 200
     assert step(world, "credit_manager", second, "archive").status_code == 200
-    assert_denied_events(world, "contract.handover", *refusals, no_purpose, nothing)
+    handover_refusals = refusals[:len(refusals) // 2]
+    assert_denied_events(world, "contract.handover", *handover_refusals, handover_by_archive, no_purpose, nothing)
+    assert_denied_events(world, "contract.archive", *refusals[len(refusals) // 2:])
 
 
 # --- late steps ----------------------------------------------------------------------------------
