@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import os
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -10,9 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto.blind_index import (
+    _NORMALISE,
     INDEX_BYTES,
     BlindIndex,
     IndexKind,
+    KeyedHash,
     normalise,
     retire_index_key,
     rotate_index_key,
@@ -93,6 +97,40 @@ def test_normalisation_is_idempotent(text: str) -> None:
         except InvalidIndexValue:
             continue
         assert normalise(kind, once) == once
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), min_size=1, max_size=40))
+@settings(deadline=None, max_examples=300)
+def test_the_ascii_shortcut_normalises_as_the_full_rules_do(text: str) -> None:
+    def drop(t: str) -> str:  # the general rule: a category lookup per character
+        return "".join(ch for ch in t if unicodedata.category(ch)[0] not in "ZPSC")
+
+    def full(kind: IndexKind) -> str | None:
+        nfkc = unicodedata.normalize("NFKC", text)
+        if kind is IndexKind.ID_NUMBER:
+            result = drop(nfkc).upper()
+        elif kind is IndexKind.NAME:
+            result = drop(nfkc.casefold())
+        else:
+            try:
+                result = _NORMALISE[kind](nfkc)
+            except InvalidIndexValue:
+                return None
+        return unicodedata.normalize("NFKC", result) or None
+
+    for kind in IndexKind:
+        try:
+            fast: str | None = normalise(kind, text)
+        except InvalidIndexValue:
+            fast = None
+        assert fast == full(kind)
+
+
+@given(st.binary(max_size=100), st.binary(max_size=200))
+@settings(deadline=None, max_examples=200)
+def test_keyed_hash_is_hmac_sha256(key: bytes, message: bytes) -> None:
+    assert KeyedHash(key).digest(message) == hmac.digest(key, message, "sha256")
+    assert repr(KeyedHash(key)) == "KeyedHash(<key hidden>)"
 
 
 def test_rotation_searches_both_versions_until_the_old_key_is_retired(tmp_path: Path) -> None:
