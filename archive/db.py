@@ -9,13 +9,24 @@ PostgreSQL; production uses the same code path.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import uuid_utils
-from sqlalchemy import Connection, DateTime, Engine, MetaData, Table, TypeDecorator, Uuid, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    LargeBinary,
+    MetaData,
+    Table,
+    TypeDecorator,
+    Uuid,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -108,33 +119,62 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
-def bulk_insert(connection: Connection, table: FromClause, rows: Sequence[Mapping[str, Any]]) -> None:
-    """One executemany straight to the driver: each column's bind processor is looked up once,
-    not SQLAlchemy's per-row parameter machinery (the bulk-import hot path). Every row must
-    have the same keys."""
+def bulk_insert(connection: Connection, table: FromClause, rows: Sequence[Mapping[str, Any]], *,
+                columns: Sequence[str] | None = None) -> None:
+    """One executemany straight to the driver (COPY on PostgreSQL), inside the caller's
+    transaction: the bulk-import hot path, without SQLAlchemy's per-row parameter machinery.
+    `columns` defaults to the first row's keys; a row without one of them inserts NULL there."""
     if not rows:
         return
     dialect = connection.dialect
-    columns = [table.c[name] for name in rows[0]]
-    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    names = list(columns if columns is not None else rows[0])
+    cols = [table.c[name] for name in names]
     quote = dialect.identifier_preparer.quote
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
     # Table and column names come from the metadata, never from input.
     name = table.name if isinstance(table, Table) else str(table)
-    sql = (f"INSERT INTO {quote(name)} ({', '.join(quote(c.name) for c in columns)}) "  # noqa: S608
-           f"VALUES ({', '.join([marker] * len(columns))})")
-    pairs = list(zip([c.name for c in columns], processors, strict=True))
-    values = [tuple(p(row[n]) if p is not None and row[n] is not None else row[n] for n, p in pairs) for row in rows]
+    column_list = ", ".join(quote(c.name) for c in cols)
+    convert = [(i, _bind_converter(c, dialect)) for i, c in enumerate(cols)]
+    convert = [(i, c) for i, c in convert if c is not None]
+    values = []
+    for row in rows:
+        value = [row.get(n) for n in names]
+        for i, converter in convert:
+            if value[i] is not None:
+                value[i] = converter(value[i])
+        values.append(tuple(value))
     if dialect.name == "postgresql":
         # COPY: one stream instead of a statement per row (psycopg adapts each value as it would
-        # a parameter), inside the caller's transaction.
-        copy_sql = f"COPY {quote(name)} ({', '.join(quote(c.name) for c in columns)}) FROM STDIN"
+        # a parameter).
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(copy_sql) as copy:
+        with cursor.copy(f"COPY {quote(name)} ({column_list}) FROM STDIN") as copy:
             for value in values:
                 copy.write_row(value)
         return
-    connection.exec_driver_sql(sql, values)
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(f"INSERT INTO {quote(name)} ({column_list}) "  # noqa: S608
+                               f"VALUES ({', '.join([marker] * len(cols))})", values)
+
+
+def _bind_converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column type's bind processor, remembering its last result: the rows of one bulk
+    insert share most of their timestamps and department/owner ids. Binary columns go to the
+    driver as bytes (both drivers take them as they are)."""
+    if isinstance(column.type, LargeBinary):
+        return None
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if process is None:
+        return None
+    last: list[Any] = [_NOTHING, None]
+
+    def converter(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+
+    return converter
+
+
+_NOTHING = object()
 
 
 class Database:

@@ -65,6 +65,7 @@ class Candidate:
     phone: str | None = None
     code: str | None = None  # a re-import of this code is not a duplicate of itself
     indexes: Mapping[str, list[str]] | None = None  # field -> blind-index candidates, if computed already
+    name_key: str | None = None  # company_key(name) of an enterprise or institution, if computed already
 
 
 @dataclass(slots=True)
@@ -130,31 +131,38 @@ class DuplicateCheck:
                 value = getattr(customer, f"{column}_bidx")
                 if value:
                     registered[value] = (column, customer.id, customer.code)
+        earlier: dict[str, int] = {}  # index value -> the first row of this batch that has it
         for i, (candidate, hexes) in enumerate(zip(candidates, per_row, strict=True)):
             seen: set[uuid.UUID] = set()
             for h in hexes:
                 hit = registered.get(h)
+                if hit is None and h in earlier:  # an earlier row of the batch counts as registered
+                    hit = ("id_number", *_batch_row(candidates, earlier[h]))
                 if hit and hit[1] not in seen and hit[2] != candidate.code:
                     seen.add(hit[1])
                     findings[i].refusals.append(Match(hit[0], hit[1], hit[2]))
-            for h in hexes:  # later rows of the same batch meet this one as registered
-                registered.setdefault(h, ("id_number", _batch_id(i), candidate.code or f"row {i + 1}"))
+            for h in hexes:
+                earlier.setdefault(h, i)
 
     def _phones(self, candidates: Sequence[Candidate], findings: list[Findings]) -> None:
-        per_row = [set(self._hexes(c, "phone", IndexKind.PHONE, c.phone)) for c in candidates]
+        per_row = [self._hexes(c, "phone", IndexKind.PHONE, c.phone) for c in candidates]
         registered: dict[str, tuple[uuid.UUID, str]] = {}
-        for customer in self._existing(("phone",), set().union(*per_row)):
+        for customer in self._existing(("phone",), {h for hexes in per_row for h in hexes}):
             registered[customer.phone_bidx or ""] = (customer.id, customer.code)
+        earlier: dict[str, int] = {}
         for i, (candidate, hexes) in enumerate(zip(candidates, per_row, strict=True)):
             hit = next((registered[h] for h in hexes if h in registered), None)
+            if hit is None:
+                hit = next((_batch_row(candidates, earlier[h]) for h in hexes if h in earlier), None)
             if hit and hit[1] != candidate.code:
                 findings[i].flags.append(Match("phone", hit[0], hit[1]))
             for h in hexes:
-                registered.setdefault(h, (_batch_id(i), candidate.code or f"row {i + 1}"))
+                earlier.setdefault(h, i)
 
     def _names(self, candidates: Sequence[Candidate], findings: list[Findings]) -> None:
-        public = [(i, company_key(c.name)) for i, c in enumerate(candidates)
-                  if c.kind in PUBLIC_NAME_KINDS and c.name and company_key(c.name)]
+        keyed = ((i, c.name_key or company_key(c.name)) for i, c in enumerate(candidates)
+                 if c.kind in PUBLIC_NAME_KINDS and c.name)
+        public = [(i, key) for i, key in keyed if key]
         if public:
             rows = self.session.execute(select(Customer.id, Customer.code, Customer.name_key)
                                         .where(Customer.name_key.is_not(None))).all()
@@ -175,6 +183,14 @@ class DuplicateCheck:
                 findings[i].flags.append(Match("name", hit.id, hit.code))
 
 
-def _batch_id(row: int) -> uuid.UUID:
-    """A stand-in id for a row of the same batch that is not registered yet."""
-    return uuid.UUID(int=row + 1)
+def _batch_row(candidates: Sequence[Candidate], row: int) -> tuple[uuid.UUID, str]:
+    """A stand-in id and the code of a row of the same batch that is not registered yet."""
+    return uuid.UUID(int=row + 1), candidates[row].code or f"row {row + 1}"
+
+
+def batch_row_of(customer_id: uuid.UUID) -> int | None:
+    """The batch row a stand-in id (from `many`) names, or None for a registered customer."""
+    return customer_id.int - 1 if customer_id.int <= MAX_BATCH else None
+
+
+MAX_BATCH = 2**32  # stand-in ids are 1..n; a real (UUIDv7) id is far larger

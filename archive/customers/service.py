@@ -26,6 +26,8 @@ CHOICES = {
     "verification_status": ("unverified", "verified", "failed"),
     "risk_level": ("unassessed", "low", "medium", "high"),
 }
+_CT = {f: f"{f}_ct" for f in SEALED_FIELDS}
+_BIDX = {f: f"{f}_bidx" for f in INDEXED_FIELDS}
 OWN_STEPS = {
     "owner": "owner assignment", "department": "owner assignment", "status": "the lifecycle step",
     "grade": "grading", "code": "nothing (the code is permanent)", "kind": "nothing (register anew)",
@@ -96,22 +98,26 @@ class CustomerRegistry:
         return customer
 
     def sealed_columns(self, customer_id: uuid.UUID, kind: str, sensitive: Mapping[str, str | None],
-                       indexes: Mapping[str, list[str]] | None = None) -> dict[str, object]:
+                       indexes: Mapping[str, list[str]] | None = None, *,
+                       name_key: str | None = None) -> dict[str, object]:
         """Column values for the sensitive fields: each sealed on its own (AAD binds table,
         column, row and customer), blind indexes for the searchable ones, and the public name
-        of an enterprise or institution in clear."""
+        of an enterprise or institution in clear (compared by its `name_key`, so it needs no
+        blind index). `indexes` and `name_key` pass values the caller computed already."""
         columns: dict[str, object] = {}
+        public = kind in PUBLIC_NAME_KINDS
         name = sensitive.get("name")
-        if kind in PUBLIC_NAME_KINDS and name:
-            columns["public_name"], columns["name_key"] = name, company_key(name)
-        for field, value in sensitive.items():
-            if value is None:
+        if public and name:
+            columns["public_name"], columns["name_key"] = name, name_key or company_key(name)
+        present = {f: v.encode() for f, v in sensitive.items() if v is not None}
+        for field, sealed in self.cipher.encrypt_row("customers", customer_id, customer_id, present).items():
+            columns[_CT[field]] = sealed
+        for field in INDEXED_FIELDS:
+            value = sensitive.get(field)
+            if value is None or (public and field == "name"):
                 continue
-            ctx = FieldContext("customers", field, customer_id, customer_id)
-            columns[f"{field}_ct"] = self.cipher.encrypt(ctx, value.encode())
-            if field in INDEXED_FIELDS:
-                known = indexes.get(field) if indexes is not None else None
-                columns[f"{field}_bidx"] = known[0] if known else self.index.compute(index_kind(field), value).hex()
+            known = indexes.get(field) if indexes is not None else None
+            columns[_BIDX[field]] = known[0] if known else self.index.compute(index_kind(field), value).hex()
         return columns
 
     def correct(self, customer: Customer, changes: Mapping[str, str | None], *, reason: str, purpose: str,
@@ -131,7 +137,8 @@ class CustomerRegistry:
                 ctx = FieldContext("customers", field, customer.id, customer.id)
                 setattr(customer, f"{field}_ct", None if value is None else self.cipher.encrypt(ctx, value.encode()))
                 if field in INDEXED_FIELDS:
-                    index = None if value is None else self.index.compute(index_kind(field), value).hex()
+                    public_name = field == "name" and customer.kind in PUBLIC_NAME_KINDS  # compared in clear
+                    index = None if value is None or public_name else self.index.compute(index_kind(field), value).hex()
                     setattr(customer, f"{field}_bidx", index)
                 if field == "name" and customer.kind in PUBLIC_NAME_KINDS:
                     customer.public_name = value

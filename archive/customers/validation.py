@@ -26,8 +26,11 @@ LIMITS = {"name": 200, "address": 300, "industry": 100, "region": 100}
 def _clean(value: object) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    text = (value if value.__class__ is str else str(value)).strip()  # type: ignore[union-attr]
     return text or None
+
+
+_SENSITIVE = tuple(f for f in SEALED_FIELDS if f != "name")
 
 
 def parse_new_customer(fields: Mapping[str, object]) -> tuple[NewCustomer | None, list[FieldError]]:
@@ -49,7 +52,7 @@ def parse_new_customer(fields: Mapping[str, object]) -> tuple[NewCustomer | None
     if status not in STATUSES:
         bad("status", f"one of {', '.join(STATUSES)}")
     for field, limit in LIMITS.items():
-        if (v.get(field) or "") and len(v[field] or "") > limit:
+        if len(v.get(field) or "") > limit:
             bad(field, f"at most {limit} characters")
     for field in ("id_number", "tax_number"):
         value = v.get(field)
@@ -87,7 +90,7 @@ def parse_new_customer(fields: Mapping[str, object]) -> tuple[NewCustomer | None
         bad("size_class", f"one of {', '.join(SIZE_CLASSES)}")
     if errors or kind is None or name is None:
         return None, errors
-    sensitive = {f: v.get(f) for f in SEALED_FIELDS if f != "name" and v.get(f) is not None}
+    sensitive = {f: value for f in _SENSITIVE if (value := v.get(f)) is not None}
     return NewCustomer(kind=kind, name=name, code=code, department=v.get("department"), owner=v.get("owner"),
-                       status=status, profile={f: v.get(f) for f in PROFILE if v.get(f)},
+                       status=status, profile={f: value for f in PROFILE if (value := v.get(f))},
                        sensitive=sensitive), []

@@ -24,6 +24,7 @@ from tests.crypto.helpers import field_ctx, make_ring
 CUSTOMER = uuid.UUID("0195f0c4-0000-7000-8000-000000000001")
 DEK = Dek(CUSTOMER, 1, bytes(range(32)))
 CTX = FieldContext("customers", "phone", CUSTOMER, CUSTOMER)
+_FP_SLICE = slice(5, 9)
 SEALED = seal(DEK, CTX, b"13812345678")
 
 
@@ -141,6 +142,39 @@ def test_context_is_immutable_and_replace_rebuilds_the_aad() -> None:
     assert other == FieldContext(CTX.table, CTX.column, other.row_id, CTX.customer_id)
     assert pickle.loads(pickle.dumps(CTX)) == CTX
     assert "aad" not in repr(CTX)
+
+
+class _OneKey:
+    def __init__(self, dek: Dek) -> None:
+        self.dek = dek
+
+    def dek_for_encrypt(self, customer_id: uuid.UUID) -> Dek:
+        return self.dek
+
+    def dek_for_decrypt(self, customer_id: uuid.UUID, dek_version: int) -> Dek:
+        return self.dek
+
+
+@given(st.dictionaries(st.sampled_from(["name", "phone", "email", "address"]), st.binary(max_size=64), min_size=1))
+@settings(deadline=None, max_examples=50)
+def test_a_row_sealed_at_once_opens_field_by_field(values: dict[str, bytes]) -> None:
+    cipher = FieldCipher(_OneKey(Dek(CUSTOMER, 1, bytes(range(32)))))
+    row = uuid.uuid4()
+    sealed = cipher.encrypt_row("customers", row, CUSTOMER, values)
+    assert sealed.keys() == values.keys()
+    for column, value in sealed.items():
+        assert cipher.decrypt(FieldContext("customers", column, row, CUSTOMER), value) == values[column]
+        assert value[_FP_SLICE] == FieldContext("customers", column, row, CUSTOMER).fingerprint()
+        with pytest.raises(WrongContext):  # bound to its own column and row, as `encrypt` binds it
+            cipher.decrypt(FieldContext("customers", column, uuid.uuid4(), CUSTOMER), value)
+    nonces = [v[9:21] for v in sealed.values()]
+    assert len(set(nonces)) == len(nonces)
+
+
+def test_a_row_sealed_at_once_counts_against_the_nonce_budget() -> None:
+    cipher = FieldCipher(_OneKey(Dek(CUSTOMER, 1, bytes(32), limit=3)))
+    with pytest.raises(KeyLimitReached):
+        cipher.encrypt_row("customers", uuid.uuid4(), CUSTOMER, {"a": b"1", "b": b"2", "c": b"3", "d": b"4"})
 
 
 def test_aad_encoding_is_unambiguous() -> None:
