@@ -8,6 +8,7 @@ PostgreSQL; production uses the same code path.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,16 +22,23 @@ from sqlalchemy import (
     Engine,
     LargeBinary,
     MetaData,
+    String,
     Table,
     TypeDecorator,
     Uuid,
+    any_,
+    bindparam,
     create_engine,
     event,
+    func,
+    literal_column,
+    select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
-from sqlalchemy.sql import FromClause
+from sqlalchemy.sql import ColumnElement, FromClause, Select
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -133,9 +141,9 @@ def bulk_insert(connection: Connection, table: FromClause, rows: Sequence[Mappin
     # Table and column names come from the metadata, never from input.
     name = table.name if isinstance(table, Table) else str(table)
     column_list = ", ".join(quote(c.name) for c in cols)
-    convert = [(i, _bind_converter(c, dialect)) for i, c in enumerate(cols)]
-    convert = [(i, c) for i, c in convert if c is not None]
-    values = []
+    converters = [(i, _bind_converter(c, dialect)) for i, c in enumerate(cols)]
+    convert = [(i, c) for i, c in converters if c is not None]
+    values: list[tuple[Any, ...]] = []
     for row in rows:
         value = [row.get(n) for n in names]
         for i, converter in convert:
@@ -147,12 +155,24 @@ def bulk_insert(connection: Connection, table: FromClause, rows: Sequence[Mappin
         # a parameter).
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY {quote(name)} ({column_list}) FROM STDIN") as copy:
-            for value in values:
-                copy.write_row(value)
+            for record in values:
+                copy.write_row(record)
         return
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     connection.exec_driver_sql(f"INSERT INTO {quote(name)} ({column_list}) "  # noqa: S608
                                f"VALUES ({', '.join([marker] * len(cols))})", values)
+
+
+def one_of(column: ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequence[str],
+           dialect: str) -> ColumnElement[bool]:
+    """`column IN (values)` with the values as one bound parameter, however many there are:
+    an array on PostgreSQL, a JSON list read by `json_each` on SQLite. SQLAlchemy's IN renders
+    a parameter per value, which costs more than the lookup itself for a file's thousands."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+    each: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(bindparam(None, json.dumps(list(values)))))
+    return column.in_(each.scalar_subquery())
 
 
 def _bind_converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:

@@ -49,9 +49,9 @@ def rows(n: int, salt: str) -> list[tuple[int, dict[str, str]]]:
             "code": f"C-B{salt}{i:06d}", "kind": "enterprise" if company else "individual",
             "name": f"华{token[:8]}科技有限公司" if company else f"周{token[:3]}",
             "department": "SALES", "owner": "head", "status": "active",
-            "id_number": f"91320300MA{int(token[8:16], 16) % 10**8:08d}" if company else
-            f"3203021985{int(token[8:16], 16) % 10**8:08d}",
-            "tax_number": "", "phone": f"13{int(token[16:24], 16) % 10**9:09d}", "email": f"b{i}@example.cn",
+            # Distinct per row (a real register has no two alike; random ones would collide at 10k rows).
+            "id_number": f"91320300MA{i:08d}" if company else f"3203021985{i:08d}",
+            "tax_number": "", "phone": f"13{i:09d}", "email": f"b{i}@example.cn",
             "address": f"江苏省徐州市鼓楼区{i}号", "industry": "制造", "region": "徐州",
             "annual_volume": str(100_000 * (i % 200 + 1)), "credit_rating": "AA", "cooperation_since": "2015-03-01",
         }))

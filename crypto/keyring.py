@@ -102,21 +102,24 @@ class KeyRing:
             return
         insert_many([wrapped for wrapped, _ in self.prepare_deks(customer_ids)])
 
-    def prepare_deks(self, customer_ids: Sequence[uuid.UUID]) -> list[tuple[WrappedDek, Dek]]:
+    def prepare_deks(self, customer_ids: Sequence[uuid.UUID], *, cache: bool = True) -> list[tuple[WrappedDek, Dek]]:
         """Version-1 DEKs for brand-new customers: each wrapped (for the caller to store — in the
         same transaction as the data sealed with it, so both commit or neither does) and open
-        (to seal with; also cached). If that transaction fails, call `forget_many`."""
+        (to seal with; also cached unless `cache` is false, e.g. in an import worker that only
+        seals). If that transaction fails, call `forget_many`."""
         generation = self._cache.generation
         made: list[tuple[WrappedDek, Dek]] = []
-        keys = [secrets.token_bytes(DEK_BYTES) for _ in customer_ids]
+        random = secrets.token_bytes(DEK_BYTES * len(customer_ids))  # one draw from the OS for all
+        keys = [random[n * DEK_BYTES:(n + 1) * DEK_BYTES] for n in range(len(customer_ids))]
         pairs = [(key, wrap_aad(customer_id, 1)) for key, customer_id in zip(keys, customer_ids, strict=True)]
         wrap_many = getattr(self.provider, "wrap_many", None)
         wrapped_all = wrap_many(pairs) if wrap_many is not None else [self.provider.wrap(k, a) for k, a in pairs]
         for customer_id, key, wrapped in zip(customer_ids, keys, wrapped_all, strict=True):
             dek = Dek(customer_id, 1, key, limit=self._nonce_limit)
             made.append((WrappedDek(customer_id, 1, wrapped.blob, wrapped.kek_version, DekState.ACTIVE), dek))
-            self._cache.put((customer_id.int, _ACTIVE), dek, generation=generation)
-            self._cache.put((customer_id.int, 1), dek, generation=generation)
+            if cache:
+                self._cache.put((customer_id.int, _ACTIVE), dek, generation=generation)
+                self._cache.put((customer_id.int, 1), dek, generation=generation)
         return made
 
     def forget_many(self, customer_ids: Sequence[uuid.UUID]) -> None:

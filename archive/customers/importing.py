@@ -17,6 +17,7 @@ import gc
 import io
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -25,20 +26,17 @@ from sqlalchemy.orm import Session
 
 from archive.auditing import Auditor
 from archive.customers.intake import (
-    PUBLIC_NAME_KINDS,
     Candidate,
     DuplicateCheck,
     Findings,
     batch_row_of,
-    company_key,
-    index_candidates,
 )
 from archive.customers.models import INDEXED_FIELDS, Customer, CustomerReviewFlag
 from archive.customers.repository import CustomerRepository
+from archive.customers.rowwork import Keys, RowWork, Worked, worker_count
 from archive.customers.service import CustomerRegistry, NewCustomer, index_kind
-from archive.customers.validation import parse_new_customer
 from archive.datakeys import DataKey
-from archive.db import Database, bulk_insert, new_id, utcnow
+from archive.db import Database, bulk_insert, new_id, one_of, utcnow
 from archive.errors import ArchiveError, FieldError
 from archive.gate import CustomerGate, refuse
 from archive.identity.models import Department, User
@@ -46,10 +44,10 @@ from archive.identity.principal import Principal
 from archive.policy.decision import PurposeDecision
 from archive.vocabulary import Scope
 from audit.events import AuditAction, Decision
-from crypto.blind_index import BlindIndex, IndexKind
-from crypto.dek import Dek
+from crypto.blind_index import BlindIndex
 from crypto.envelope import FieldCipher
 from crypto.keyring import KeyRing
+from crypto.keystore import DekState
 
 HEADER = ("code", "name", "kind", "department", "owner", "status", "id_number", "tax_number", "phone", "email",
           "address", "industry", "region", "annual_volume", "credit_rating", "cooperation_since")
@@ -84,14 +82,12 @@ class ImportReport:
 @dataclass(slots=True)
 class _Row:
     line: int
-    raw: dict[str, str]
     new: NewCustomer
+    worked: Worked
+    customer_id: uuid.UUID | None  # given with the sealed columns to a clean row
     department: Department | None = None
     owner: User | None = None
     existing: Customer | None = None
-    fingerprint: str = ""
-    indexes: dict[str, list[str]] = field(default_factory=dict)  # field -> blind-index candidates
-    name_key: str | None = None  # an enterprise's or institution's name as compared (company_key)
 
 
 class ImportRefused(ArchiveError):
@@ -133,128 +129,120 @@ def read_csv(data: bytes, encoding: str = "utf-8") -> tuple[list[tuple[int, dict
     return rows, []
 
 
-def canonical(raw: dict[str, str]) -> str:
-    """The row's values except its code, in header order: the same row gives the same text."""
-    return "\x1f".join([raw.get(c, "") for c in _CANONICAL])
-
-
 class CustomerImporter:
-    def __init__(self, db: Database, gate: CustomerGate, ring: KeyRing, index: BlindIndex) -> None:
+    """`workers`: processes for the per-row CPU work of a large file (archive/customers/rowwork);
+    None for one per core, 0 to do everything in this process."""
+
+    def __init__(self, db: Database, gate: CustomerGate, ring: KeyRing, index: BlindIndex, *,
+                 workers: int | None = None) -> None:
         self.db = db
         self.gate = gate
         self.ring = ring
         self.index = index
+        self.workers = workers
 
     def run(self, principal: Principal, purpose: str | None, rows: Sequence[tuple[int, dict[str, str]]], *,
             auditor: Auditor, update: bool = False, dry_run: bool = False,
             progress: Progress | None = None) -> ImportReport:
-        with _cycle_collector_paused():
-            return self._run(principal, purpose, rows, auditor=auditor, update=update, dry_run=dry_run,
-                             progress=progress)
+        # One look at the blind-index keys for the whole file (a rotation mid-import waits).
+        keys = Keys(self.index.pinned(), self.ring, HEADER)
+        with _cycle_collector_paused(), RowWork(keys, workers=worker_count(len(rows), self.workers)) as work:
+            return self._run(work, principal, purpose, rows, auditor=auditor, update=update, dry_run=dry_run,
+                             tick=progress or (lambda _phase, _done, _total: None))
 
-    def _run(self, principal: Principal, purpose: str | None, rows: Sequence[tuple[int, dict[str, str]]], *,
-             auditor: Auditor, update: bool, dry_run: bool, progress: Progress | None) -> ImportReport:
-        tick = progress or (lambda _phase, _done, _total: None)
+    def _run(self, work: RowWork, principal: Principal, purpose: str | None,
+             rows: Sequence[tuple[int, dict[str, str]]], *, auditor: Auditor, update: bool, dry_run: bool,
+             tick: Progress) -> ImportReport:
         report = ImportReport(rows=len(rows), dry_run=dry_run)
-        parsed = self._parse(rows, report)
-        tick("validated", len(rows), len(rows))
-        ids: list[uuid.UUID] = []
-        try:
-            # One transaction for everything, data keys included: they commit with the rows
-            # sealed under them or not at all (and on SQLite the write lock is held throughout,
-            # so nothing can be registered between the duplicate check and the insert).
-            with self.db.unit_of_work() as uow:
-                session = uow.session
-                decision = self.gate.authorize_import(session, principal, purpose, auditor)
-                self._resolve(session, principal, decision, parsed, report)
-                fresh = [r for r in parsed if r.existing is None]
-                findings = self._duplicates(session, fresh, report)
-                changed = self._compare(parsed, report, update=update)
-                tick("checked", len(rows), len(rows))
-                if not report.ok:
-                    raise refuse(session, auditor, AuditAction.CUSTOMER_IMPORT, ImportRefused(_sorted(report)),
-                                 resource_type="customer", purpose=purpose or "",
-                                 policy_version=decision.policy_version,
-                                 extra={"rows": str(len(rows)), "problems": str(len(report.problems))})
-                if dry_run:
-                    report.created = len(fresh)
-                    uow.rollback()
-                    return report
-                ids = [new_id() for _ in fresh]
-                made = self.ring.prepare_deks(ids)
-                bulk_insert(session.connection(), DataKey.__table__, [
-                    {"customer_id": w.customer_id, "dek_version": w.dek_version, "wrapped_key": w.wrapped_key,
-                     "kek_version": w.kek_version, "state": w.state.value, "created_at": utcnow()} for w, _ in made])
-                cipher = FieldCipher(_Keys({dek.customer_id: dek for _, dek in made}))
-                registry = CustomerRegistry(CustomerRepository(session), cipher, self.index)
-                self._insert(session, registry, principal, fresh, ids, tick)
-                for row in changed:
-                    self._correct(session, CustomerRegistry(CustomerRepository(session), FieldCipher(self.ring),
-                                                            self.index), principal, decision, row)
-                flags = self._flags(session, fresh, ids, findings)
-                report.created, report.updated, report.flagged = len(fresh), len(changed), flags
-                auditor.record(session, AuditAction.CUSTOMER_IMPORT, Decision.ALLOWED, resource_type="customer",
-                               customer_ids=tuple(ids) + tuple(r.existing.id for r in changed if r.existing),
-                               purpose=decision.purpose.value if decision.purpose else "",
-                               categories=decision.categories, reason=decision.reason,
-                               policy_rule=decision.rule_text, policy_version=decision.policy_version,
-                               extra={"rows": str(len(rows)), "created": str(len(fresh)),
-                                      "updated": str(len(changed)), "unchanged": str(report.unchanged),
-                                      "flagged": str(flags)})
-        except BaseException:
-            self.ring.forget_many(ids)  # keys of a rolled-back import were never stored
-            raise
+        codes: dict[str, int] = {}  # code -> first line with it
+        fresh: list[_Row] = []
+        findings: list[Findings] = []
+        changed: list[_Row] = []
+        written: set[uuid.UUID] = set()
+        # One transaction for everything, data keys included: they commit with the rows sealed
+        # under them or not at all. The file is checked and written part by part, each part
+        # against the register and the earlier parts; the first problem stops the writing (the
+        # checks go on, so every bad row is reported) and the transaction is rolled back. On
+        # SQLite the write lock is held throughout, so nothing is registered in between.
+        with self.db.unit_of_work() as uow:
+            session = uow.session
+            decision = self.gate.authorize_import(session, principal, purpose, auditor)
+            directory = _Directory(session, principal)
+            check = DuplicateCheck(session, self.index, own=written)
+            done = 0
+            for part in work.results(rows):
+                parsed = self._parse(part, report, codes)
+                self._resolve(directory, decision, parsed, report, written)
+                new = [r for r in parsed if r.existing is None]
+                findings += self._duplicates(check, new, report, offset=len(fresh), earlier=fresh)
+                fresh += new
+                changed += self._compare(parsed, report, update=update)
+                if report.ok and not dry_run:
+                    self._insert(session, principal, new)
+                    written.update(r.customer_id for r in new if r.customer_id)
+                done += len(part)
+                tick("checked", done, len(rows))
+            if not report.ok:
+                raise refuse(session, auditor, AuditAction.CUSTOMER_IMPORT, ImportRefused(_sorted(report)),
+                             resource_type="customer", purpose=purpose or "", policy_version=decision.policy_version,
+                             extra={"rows": str(len(rows)), "problems": str(len(report.problems))})
+            if dry_run:
+                report.created = len(fresh)
+                uow.rollback()
+                return report
+            registry = CustomerRegistry(CustomerRepository(session), FieldCipher(self.ring), self.index)
+            for row in changed:
+                self._correct(session, registry, principal, decision, row)
+            flags = self._flags(session, fresh, findings)
+            report.created, report.updated, report.flagged = len(fresh), len(changed), flags
+            ids = tuple(r.customer_id for r in fresh if r.customer_id)
+            auditor.record(session, AuditAction.CUSTOMER_IMPORT, Decision.ALLOWED, resource_type="customer",
+                           customer_ids=ids + tuple(r.existing.id for r in changed if r.existing),
+                           purpose=decision.purpose.value if decision.purpose else "",
+                           categories=decision.categories, reason=decision.reason,
+                           policy_rule=decision.rule_text, policy_version=decision.policy_version,
+                           extra={"rows": str(len(rows)), "created": str(len(fresh)),
+                                  "updated": str(len(changed)), "unchanged": str(report.unchanged),
+                                  "flagged": str(flags)})
         tick("written", len(rows), len(rows))
         return report
 
     # -- checks --------------------------------------------------------------------------------
 
-    def _parse(self, rows: Sequence[tuple[int, dict[str, str]]], report: ImportReport) -> list[_Row]:
+    def _parse(self, part: list[Worked], report: ImportReport, codes: dict[str, int]) -> list[_Row]:
         parsed: list[_Row] = []
-        codes: dict[str, int] = {}
-        pinned = self.index.pinned()  # one look at the key directory for the whole file
-        for line, raw in rows:
-            if "__extra__" in raw:
-                report.problems.append(RowProblem(line, "", "more values than columns"))
+        for item in part:
+            report.problems += [RowProblem(item.line, column, message) for column, message in item.problems]
+            if item.code is None:  # the row did not split into the columns
                 continue
-            new, errors = parse_new_customer(raw)
-            report.problems += [RowProblem(line, e.field, e.message) for e in errors]
-            code = raw.get("code", "")
-            if not code:
-                report.problems.append(RowProblem(line, "code", "required in an import (it makes re-imports safe)"))
-            elif code in codes:
-                report.problems.append(RowProblem(line, "code", f"also on line {codes[code]}"))
+            if not item.code:
+                report.problems.append(RowProblem(item.line, "code", "required in an import "
+                                                                      "(it makes re-imports safe)"))
+            elif item.code in codes:
+                report.problems.append(RowProblem(item.line, "code", f"also on line {codes[item.code]}"))
             else:
-                codes[code] = line
-            if new is not None and code:
-                public = new.kind in PUBLIC_NAME_KINDS  # its name is compared in clear, not indexed
-                values = {"name": None if public else new.name, **new.sensitive}
-                indexes = {f: index_candidates(pinned, _INDEX_KINDS[f], value)
-                           for f in INDEXED_FIELDS if (value := values.get(f))}
-                unindexable = [f for f, hexes in indexes.items() if not hexes]
-                report.problems += [RowProblem(line, f, "nothing left to compare once normalised")
-                                    for f in unindexable]
-                parsed.append(_Row(line, raw, new, fingerprint=pinned.compute(IndexKind.RECORD, canonical(raw)).hex(),
-                                   indexes=indexes, name_key=company_key(new.name) if public else None))
+                codes[item.code] = item.line
+            new = item.customer()
+            if new is not None and item.code:
+                parsed.append(_Row(item.line, new, item, None if item.customer_id is None
+                                   else uuid.UUID(bytes=item.customer_id)))
         return parsed
 
-    def _resolve(self, session: Session, principal: Principal, decision: PurposeDecision, parsed: list[_Row],
-                 report: ImportReport) -> None:
-        departments = {d.code: d for d in session.scalars(select(Department).where(
-            Department.code.in_({r.new.department for r in parsed if r.new.department})))}
-        owners = {u.username: u for u in session.scalars(select(User).where(
-            User.username.in_({r.new.owner for r in parsed if r.new.owner})))}
-        existing: dict[str, Customer] = {}
-        codes = sorted({r.new.code for r in parsed if r.new.code})
-        for start in range(0, len(codes), 500):
-            existing.update({c.code: c for c in session.scalars(
-                select(Customer).where(Customer.code.in_(codes[start:start + 500])))})
+    def _resolve(self, directory: _Directory, decision: PurposeDecision, parsed: list[_Row],
+                 report: ImportReport, written: set[uuid.UUID]) -> None:
+        directory.load({r.new.department for r in parsed if r.new.department},
+                       {r.new.owner for r in parsed if r.new.owner})
+        # Customers this import wrote already are not "existing": a code twice in the file is
+        # reported as such, not as a re-import.
+        existing = {c.code: c for c in directory.customers({r.new.code for r in parsed if r.new.code},
+                                                             without=written)}
+        principal = directory.principal
         whole_department = Scope.DEPARTMENT in decision.scopes
+        problems = report.problems
         for row in parsed:
-            problems = report.problems
-            row.department = departments.get(row.new.department or "") if row.new.department else \
-                session.get(Department, principal.department_id) if principal.department_id else None
-            row.owner = owners.get(row.new.owner or "") if row.new.owner else None
+            row.department = directory.departments.get(row.new.department) if row.new.department else \
+                directory.home
+            row.owner = directory.users.get(row.new.owner) if row.new.owner else None
             if row.department is None:
                 problems.append(RowProblem(row.line, "department", f"no department {row.new.department!r}"))
             elif row.department.id != principal.department_id:
@@ -268,17 +256,18 @@ class CustomerImporter:
                 problems.append(RowProblem(row.line, "owner", "you import only customers you own yourself"))
             row.existing = existing.get(row.new.code or "")
 
-    def _duplicates(self, session: Session, fresh: list[_Row], report: ImportReport, *,
-                    names: bool = True) -> list[Findings]:
+    def _duplicates(self, check: DuplicateCheck, new: list[_Row], report: ImportReport, *, offset: int,
+                    earlier: list[_Row]) -> list[Findings]:
         candidates = [Candidate(kind=r.new.kind, name=r.new.name, id_number=r.new.sensitive.get("id_number"),
                                 tax_number=r.new.sensitive.get("tax_number"), phone=r.new.sensitive.get("phone"),
-                                code=r.new.code, indexes=r.indexes, name_key=r.name_key) for r in fresh]
-        findings = DuplicateCheck(session, self.index).many(candidates, names=names)
-        for row, found in zip(fresh, findings, strict=True):
+                                code=r.new.code, indexes=r.worked.indexes, name_key=r.worked.name_key) for r in new]
+        findings = check.many(candidates)
+        for row, found in zip(new, findings, strict=True):
             for match in found.refusals:
-                earlier = batch_row_of(match.customer_id)
-                report.problems.append(RowProblem(row.line, match.field, f"the same as line {fresh[earlier].line} "
-                                                  "of this file" if earlier is not None else
+                at = batch_row_of(match.customer_id)
+                line = None if at is None else (earlier[at] if at < offset else new[at - offset]).line
+                report.problems.append(RowProblem(row.line, match.field, f"the same as line {line} of this file"
+                                                  if line is not None else
                                                   f"already registered as {match.code}; one record per company"))
         return findings
 
@@ -288,7 +277,7 @@ class CustomerImporter:
             existing = row.existing
             if existing is None:
                 continue
-            if existing.record_bidx == row.fingerprint:
+            if existing.record_bidx == row.worked.fingerprint:
                 report.unchanged += 1
                 continue
             if not update:
@@ -308,26 +297,30 @@ class CustomerImporter:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def _insert(self, session: Session, registry: CustomerRegistry, principal: Principal, fresh: list[_Row],
-                ids: list[uuid.UUID], tick: Progress) -> None:
+    def _insert(self, session: Session, principal: Principal, rows: list[_Row]) -> None:
+        """New customers with their data keys, sealed already (archive/customers/rowwork)."""
+        if not rows:
+            return
         now = utcnow()
+        connection = session.connection()
+        ids = [r.customer_id for r in rows]
+        assert None not in ids  # only clean rows are written, and each has its id
+        bulk_insert(connection, DataKey.__table__, [
+            {"customer_id": customer_id, "dek_version": 1, "wrapped_key": row.worked.wrapped_key,
+             "kek_version": row.worked.kek_version, "state": DekState.ACTIVE.value, "created_at": now}
+            for row, customer_id in zip(rows, ids, strict=True)])
         values = []
-        for n, (row, customer_id) in enumerate(zip(fresh, ids, strict=True), 1):
+        for row, customer_id in zip(rows, ids, strict=True):
             assert row.department is not None
+            assert row.worked.sealed is not None
             values.append({
                 "id": customer_id, "code": row.new.code, "kind": row.new.kind, "status": row.new.status,
                 "department_id": row.department.id, "owner_id": row.owner.id if row.owner else None,
                 "created_by": principal.id, "created_at": now, "updated_at": now, "version": 1,
-                "verification_status": "unverified", "risk_level": "unassessed", "record_bidx": row.fingerprint,
-                "industry": None, "region": None, "size_class": None, "public_name": None, "name_key": None,
-                **dict(row.new.profile),
-                **registry.sealed_columns(customer_id, row.new.kind, {"name": row.new.name, **row.new.sensitive},
-                                          row.indexes, name_key=row.name_key),
+                "verification_status": "unverified", "risk_level": "unassessed",
+                "record_bidx": row.worked.fingerprint, **row.new.profile, **row.worked.sealed,
             })
-            if n % 500 == 0:
-                tick("sealed", n, len(fresh))
-        columns = sorted({k for v in values for k in v})
-        bulk_insert(session.connection(), Customer.__table__, values, columns=columns)
+        bulk_insert(connection, Customer.__table__, values, columns=sorted({k for v in values for k in v}))
 
     def _correct(self, session: Session, registry: CustomerRegistry, principal: Principal,
                  decision: PurposeDecision, row: _Row) -> None:
@@ -337,17 +330,18 @@ class CustomerImporter:
         changes = {**{k: v for k, v in row.new.profile.items()}, "name": row.new.name, **row.new.sensitive}
         registry.correct(customer, changes, reason=f"import (line {row.line})",
                          purpose=decision.purpose.value if decision.purpose else "", changed_by=principal.id)
-        customer.record_bidx = row.fingerprint
+        customer.record_bidx = row.worked.fingerprint
         session.flush()
 
-    def _flags(self, session: Session, fresh: list[_Row], ids: list[uuid.UUID],
-               findings: list[Findings]) -> int:
+    def _flags(self, session: Session, fresh: list[_Row], findings: list[Findings]) -> int:
         flags = []
-        for customer_id, found in zip(ids, findings, strict=True):
+        for row, found in zip(fresh, findings, strict=True):
             for match in found.flags:
                 earlier = batch_row_of(match.customer_id)
-                other = ids[earlier] if earlier is not None else match.customer_id
-                flags.append({"id": new_id(), "customer_id": customer_id, "other_customer_id": other,
+                other = fresh[earlier].customer_id if earlier is not None else match.customer_id
+                assert row.customer_id is not None
+                assert other is not None
+                flags.append({"id": new_id(), "customer_id": row.customer_id, "other_customer_id": other,
                               "reason": "same_phone" if match.field == "phone" else "similar_name",
                               "score": match.score, "created_at": utcnow()})
         if flags:
@@ -355,17 +349,34 @@ class CustomerImporter:
         return len({f["customer_id"] for f in flags})
 
 
-class _Keys:
-    """The import's fresh data keys, for sealing its rows (no cache, no store round trip)."""
+class _Directory:
+    """The departments, users and existing customers a file names, each looked up once."""
 
-    def __init__(self, deks: dict[uuid.UUID, Dek]) -> None:
-        self.deks = deks
+    def __init__(self, session: Session, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+        self.home = session.get(Department, principal.department_id) if principal.department_id else None
+        self.departments: dict[str, Department] = {}
+        self.users: dict[str, User] = {}
 
-    def dek_for_encrypt(self, customer_id: uuid.UUID) -> Dek:
-        return self.deks[customer_id]
+    def load(self, departments: set[str], users: set[str]) -> None:
+        wanted = departments - self.departments.keys()
+        if wanted:
+            self.departments.update({d.code: d for d in self.session.scalars(
+                select(Department).where(Department.code.in_(wanted)))})
+        wanted = users - self.users.keys()
+        if wanted:
+            self.users.update({u.username: u for u in self.session.scalars(
+                select(User).where(User.username.in_(wanted)))})
 
-    def dek_for_decrypt(self, customer_id: uuid.UUID, dek_version: int) -> Dek:
-        raise KeyError("an import only seals")
+    def customers(self, codes: set[str], *, without: AbstractSet[uuid.UUID]) -> list[Customer]:
+        """Registered customers with these codes (ids first: most files are mostly new)."""
+        if not codes:
+            return []
+        dialect = self.session.get_bind().dialect.name
+        found = self.session.scalars(select(Customer.id).where(one_of(Customer.code, sorted(codes), dialect)))
+        hits = [h for h in found if h not in without]
+        return list(self.session.scalars(select(Customer).where(Customer.id.in_(hits)))) if hits else []
 
 
 @contextmanager

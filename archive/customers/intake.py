@@ -13,15 +13,17 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from archive.customers.models import Customer
+from archive.db import one_of
 from crypto.blind_index import IndexKind
 from crypto.errors import InvalidIndexValue
 
@@ -89,21 +91,41 @@ def index_candidates(index: Indexer, kind: IndexKind, value: str | None) -> list
 
 
 class DuplicateCheck:
-    def __init__(self, session: Session, index: Indexer) -> None:
+    """Checks one new customer (`one`) or a file of them in order, one part at a time (`many`):
+    each row meets the register and every earlier row of the same file. `own` holds the ids of
+    rows the caller has already written in this transaction; the register they now sit in is
+    looked at without them, so they are still met as rows of the file."""
+
+    def __init__(self, session: Session, index: Indexer, *, own: AbstractSet[uuid.UUID] = frozenset()) -> None:
         self.session = session
         self.index = index
+        self.own = own
+        self._seen: list[Candidate] = []  # the file's rows so far, numbered across calls
+        self._earlier_ids: dict[str, int] = {}  # index value -> first row of the file with it
+        self._earlier_phones: dict[str, int] = {}
+        self._company_names: list[tuple[uuid.UUID, str, str]] | None = None  # the register's, loaded once
 
     def one(self, candidate: Candidate) -> Findings:
         return self.many([candidate])[0]
 
-    def many(self, candidates: Sequence[Candidate], *, names: bool = True) -> list[Findings]:
-        """Findings per candidate, against the register and against each other (earlier rows of
-        the same batch count as registered: the first to record a customer owns it)."""
+    def many(self, candidates: Sequence[Candidate]) -> list[Findings]:
+        """Findings per candidate, against the register and against earlier rows (of this call
+        and of earlier calls): the first to record a customer owns it."""
+        offset = len(self._seen)
+        self._seen += candidates
         findings = [Findings() for _ in candidates]
-        self._identifiers(candidates, findings)
-        self._phones(candidates, findings)
-        if names:
-            self._names(candidates, findings)
+        ids = [{*self._hexes(c, "id_number", IndexKind.ID_NUMBER, c.id_number),
+                *self._hexes(c, "tax_number", IndexKind.ID_NUMBER, c.tax_number)} for c in candidates]
+        phones = [self._hexes(c, "phone", IndexKind.PHONE, c.phone) for c in candidates]
+        names = [self._hexes(c, "name", IndexKind.NAME, c.name) if c.kind not in PUBLIC_NAME_KINDS and c.name
+                 else [] for c in candidates]
+        registered = self._registered({"id_number": set().union(*ids), "tax_number": set().union(*ids),
+                                       "phone": {h for hexes in phones for h in hexes},
+                                       "name": {h for hexes in names for h in hexes}})
+        self._identifiers(candidates, offset, ids, registered, findings)
+        self._phones(candidates, offset, phones, registered, findings)
+        self._private_names(candidates, names, registered, findings)
+        self._company_names_alike(candidates, findings)
         return findings
 
     def _hexes(self, candidate: Candidate, field: str, kind: IndexKind, value: str | None) -> list[str]:
@@ -111,85 +133,99 @@ class DuplicateCheck:
             return candidate.indexes[field]
         return index_candidates(self.index, kind, value)
 
-    def _existing(self, columns: Iterable[str], hexes: set[str]) -> list[Customer]:
-        if not hexes:
+    def _registered(self, wanted: Mapping[str, set[str]]) -> list[_Registered]:
+        """Registered customers holding any of the wanted index values, in one query per part."""
+        columns = [(getattr(Customer, f"{field}_bidx"), sorted(hexes)) for field, hexes in wanted.items() if hexes]
+        if not columns:
             return []
-        found: list[Customer] = []
-        chunk = sorted(hexes)
-        for start in range(0, len(chunk), 500):
-            part = chunk[start:start + 500]
-            found += self.session.scalars(select(Customer).where(
-                or_(*(getattr(Customer, f"{c}_bidx").in_(part) for c in columns)))).all()
-        return found
+        dialect = self.session.get_bind().dialect.name
+        found = [_Registered(*row) for row in self.session.execute(
+            select(Customer.id, Customer.code, Customer.id_number_bidx, Customer.tax_number_bidx,
+                   Customer.phone_bidx, Customer.name_bidx)
+            .where(or_(*(one_of(column, hexes, dialect) for column, hexes in columns))))]
+        return [r for r in found if r.id not in self.own] if self.own else found
 
-    def _identifiers(self, candidates: Sequence[Candidate], findings: list[Findings]) -> None:
-        per_row = [{*self._hexes(c, "id_number", IndexKind.ID_NUMBER, c.id_number),
-                    *self._hexes(c, "tax_number", IndexKind.ID_NUMBER, c.tax_number)} for c in candidates]
+    def _earlier(self, row: int) -> tuple[uuid.UUID, str]:
+        """A stand-in id and the code of an earlier row of the file (not registered yet)."""
+        return uuid.UUID(int=row + 1), self._seen[row].code or f"row {row + 1}"
+
+    def _identifiers(self, candidates: Sequence[Candidate], offset: int, per_row: list[set[str]],
+                     found: list[_Registered], findings: list[Findings]) -> None:
         registered: dict[str, tuple[str, uuid.UUID, str]] = {}
-        for customer in self._existing(("id_number", "tax_number"), set().union(*per_row)):
-            for column in ("id_number", "tax_number"):
-                value = getattr(customer, f"{column}_bidx")
+        for r in found:
+            for column, value in (("id_number", r.id_number), ("tax_number", r.tax_number)):
                 if value:
-                    registered[value] = (column, customer.id, customer.code)
-        earlier: dict[str, int] = {}  # index value -> the first row of this batch that has it
+                    registered[value] = (column, r.id, r.code)
+        earlier = self._earlier_ids
         for i, (candidate, hexes) in enumerate(zip(candidates, per_row, strict=True)):
             seen: set[uuid.UUID] = set()
             for h in hexes:
                 hit = registered.get(h)
-                if hit is None and h in earlier:  # an earlier row of the batch counts as registered
-                    hit = ("id_number", *_batch_row(candidates, earlier[h]))
+                if hit is None and h in earlier:
+                    hit = ("id_number", *self._earlier(earlier[h]))
                 if hit and hit[1] not in seen and hit[2] != candidate.code:
                     seen.add(hit[1])
                     findings[i].refusals.append(Match(hit[0], hit[1], hit[2]))
             for h in hexes:
-                earlier.setdefault(h, i)
+                earlier.setdefault(h, offset + i)
 
-    def _phones(self, candidates: Sequence[Candidate], findings: list[Findings]) -> None:
-        per_row = [self._hexes(c, "phone", IndexKind.PHONE, c.phone) for c in candidates]
-        registered: dict[str, tuple[uuid.UUID, str]] = {}
-        for customer in self._existing(("phone",), {h for hexes in per_row for h in hexes}):
-            registered[customer.phone_bidx or ""] = (customer.id, customer.code)
-        earlier: dict[str, int] = {}
+    def _phones(self, candidates: Sequence[Candidate], offset: int, per_row: list[list[str]],
+                found: list[_Registered], findings: list[Findings]) -> None:
+        registered = {r.phone: (r.id, r.code) for r in found if r.phone}
+        earlier = self._earlier_phones
         for i, (candidate, hexes) in enumerate(zip(candidates, per_row, strict=True)):
             hit = next((registered[h] for h in hexes if h in registered), None)
             if hit is None:
-                hit = next((_batch_row(candidates, earlier[h]) for h in hexes if h in earlier), None)
+                hit = next((self._earlier(earlier[h]) for h in hexes if h in earlier), None)
             if hit and hit[1] != candidate.code:
                 findings[i].flags.append(Match("phone", hit[0], hit[1]))
             for h in hexes:
-                earlier.setdefault(h, i)
+                earlier.setdefault(h, offset + i)
 
-    def _names(self, candidates: Sequence[Candidate], findings: list[Findings]) -> None:
+    def _private_names(self, candidates: Sequence[Candidate], per_row: list[list[str]], found: list[_Registered],
+                       findings: list[Findings]) -> None:
+        """An individual's name is sealed: the same normalised name (blind index) is flagged."""
+        registered = {r.name: (r.id, r.code) for r in found if r.name}
+        for i, hexes in enumerate(per_row):
+            hit = next((registered[h] for h in hexes if h in registered), None)
+            if hit is not None and hit[1] != candidates[i].code:
+                findings[i].flags.append(Match("name", hit[0], hit[1]))
+
+    def _company_names_alike(self, candidates: Sequence[Candidate], findings: list[Findings]) -> None:
+        """A company's name is public: a near-identical one in the register is flagged."""
         keyed = ((i, c.name_key or company_key(c.name)) for i, c in enumerate(candidates)
                  if c.kind in PUBLIC_NAME_KINDS and c.name)
         public = [(i, key) for i, key in keyed if key]
-        if public:
-            rows = self.session.execute(select(Customer.id, Customer.code, Customer.name_key)
-                                        .where(Customer.name_key.is_not(None))).all()
-            keys = [r.name_key for r in rows]
-            for i, key in public:
-                best = process.extractOne(key, keys, scorer=fuzz.ratio, score_cutoff=SIMILAR_NAME) if keys else None
-                if best is not None:
-                    row = rows[best[2]]
-                    if row.code != candidates[i].code:
-                        findings[i].flags.append(Match("name", row.id, row.code, int(best[1])))
-        private = [(i, self._hexes(c, "name", IndexKind.NAME, c.name)) for i, c in enumerate(candidates)
-                   if c.kind not in PUBLIC_NAME_KINDS and c.name]
-        wanted = {h for _, hexes in private for h in hexes}
-        registered = {c.name_bidx: c for c in self._existing(("name",), wanted)}
-        for i, hexes in private:
-            hit = next((registered[h] for h in hexes if h in registered), None)
-            if hit is not None and hit.code != candidates[i].code:
-                findings[i].flags.append(Match("name", hit.id, hit.code))
+        if not public:
+            return
+        if self._company_names is None:  # once per file (rows it writes later are not in it)
+            self._company_names = [(r.id, r.code, r.name_key) for r in self.session.execute(
+                select(Customer.id, Customer.code, Customer.name_key).where(Customer.name_key.is_not(None)))
+                if r.id not in self.own]
+        registered = self._company_names
+        keys = [r[2] for r in registered]
+        if not keys:
+            return
+        for i, key in public:
+            best = process.extractOne(key, keys, scorer=fuzz.ratio, score_cutoff=SIMILAR_NAME)
+            if best is not None:
+                customer_id, code, _ = registered[best[2]]
+                if code != candidates[i].code:
+                    findings[i].flags.append(Match("name", customer_id, code, int(best[1])))
 
 
-def _batch_row(candidates: Sequence[Candidate], row: int) -> tuple[uuid.UUID, str]:
-    """A stand-in id and the code of a row of the same batch that is not registered yet."""
-    return uuid.UUID(int=row + 1), candidates[row].code or f"row {row + 1}"
+class _Registered(NamedTuple):
+    id: uuid.UUID
+    code: str
+    id_number: str | None
+    tax_number: str | None
+    phone: str | None
+    name: str | None
 
 
 def batch_row_of(customer_id: uuid.UUID) -> int | None:
-    """The batch row a stand-in id (from `many`) names, or None for a registered customer."""
+    """The row of the file (counted across `many` calls) a stand-in id names, or None for a
+    registered customer."""
     return customer_id.int - 1 if customer_id.int <= MAX_BATCH else None
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from archive.customers.intake import company_key
 from archive.customers.models import INDEXED_FIELDS, SEALED_FIELDS, Customer, CustomerCorrection
@@ -76,6 +77,34 @@ def check_correction(changes: Mapping[str, object]) -> dict[str, str | None]:
     return clean
 
 
+class Indexer(Protocol):
+    def compute(self, kind: IndexKind, value: str) -> bytes: ...
+
+
+def seal_columns(cipher: FieldCipher, index: Indexer, customer_id: uuid.UUID, kind: str,
+                 sensitive: Mapping[str, str | None], indexes: Mapping[str, list[str]] | None = None, *,
+                 name_key: str | None = None) -> dict[str, object]:
+    """Column values for a customer's sensitive fields: each sealed on its own (AAD binds
+    table, column, row and customer), blind indexes for the searchable ones, and the public name
+    of an enterprise or institution in clear (compared by its `name_key`, so it needs no blind
+    index). `indexes` and `name_key` pass values the caller computed already."""
+    columns: dict[str, object] = {}
+    public = kind in PUBLIC_NAME_KINDS
+    name = sensitive.get("name")
+    if public and name:
+        columns["public_name"], columns["name_key"] = name, name_key or company_key(name)
+    present = {f: v.encode() for f, v in sensitive.items() if v is not None}
+    for field, sealed in cipher.encrypt_row("customers", customer_id, customer_id, present).items():
+        columns[_CT[field]] = sealed
+    for field in INDEXED_FIELDS:
+        value = sensitive.get(field)
+        if value is None or (public and field == "name"):
+            continue
+        known = indexes.get(field) if indexes is not None else None
+        columns[_BIDX[field]] = known[0] if known else index.compute(index_kind(field), value).hex()
+    return columns
+
+
 class CustomerRegistry:
     def __init__(self, repo: CustomerRepository, cipher: FieldCipher, index: BlindIndex) -> None:
         self.repo = repo
@@ -100,25 +129,7 @@ class CustomerRegistry:
     def sealed_columns(self, customer_id: uuid.UUID, kind: str, sensitive: Mapping[str, str | None],
                        indexes: Mapping[str, list[str]] | None = None, *,
                        name_key: str | None = None) -> dict[str, object]:
-        """Column values for the sensitive fields: each sealed on its own (AAD binds table,
-        column, row and customer), blind indexes for the searchable ones, and the public name
-        of an enterprise or institution in clear (compared by its `name_key`, so it needs no
-        blind index). `indexes` and `name_key` pass values the caller computed already."""
-        columns: dict[str, object] = {}
-        public = kind in PUBLIC_NAME_KINDS
-        name = sensitive.get("name")
-        if public and name:
-            columns["public_name"], columns["name_key"] = name, name_key or company_key(name)
-        present = {f: v.encode() for f, v in sensitive.items() if v is not None}
-        for field, sealed in self.cipher.encrypt_row("customers", customer_id, customer_id, present).items():
-            columns[_CT[field]] = sealed
-        for field in INDEXED_FIELDS:
-            value = sensitive.get(field)
-            if value is None or (public and field == "name"):
-                continue
-            known = indexes.get(field) if indexes is not None else None
-            columns[_BIDX[field]] = known[0] if known else self.index.compute(index_kind(field), value).hex()
-        return columns
+        return seal_columns(self.cipher, self.index, customer_id, kind, sensitive, indexes, name_key=name_key)
 
     def correct(self, customer: Customer, changes: Mapping[str, str | None], *, reason: str, purpose: str,
                 changed_by: uuid.UUID | None) -> list[str]:

@@ -26,7 +26,7 @@ LIMITS = {"name": 200, "address": 300, "industry": 100, "region": 100}
 def _clean(value: object) -> str | None:
     if value is None:
         return None
-    text = (value if value.__class__ is str else str(value)).strip()  # type: ignore[union-attr]
+    text = (value if isinstance(value, str) else str(value)).strip()
     return text or None
 
 
