@@ -33,7 +33,7 @@ from archive.customers.intake import (
 )
 from archive.customers.models import INDEXED_FIELDS, Customer, CustomerReviewFlag
 from archive.customers.repository import CustomerRepository
-from archive.customers.rowwork import Keys, RowWork, Worked, worker_count
+from archive.customers.rowwork import Keys, Worked, parts, work
 from archive.customers.service import CustomerRegistry, NewCustomer, index_kind
 from archive.datakeys import DataKey
 from archive.db import Database, bulk_insert, new_id, one_of, utcnow
@@ -84,10 +84,13 @@ class _Row:
     line: int
     new: NewCustomer
     worked: Worked
-    customer_id: uuid.UUID | None  # given with the sealed columns to a clean row
     department: Department | None = None
     owner: User | None = None
     existing: Customer | None = None
+
+    @property
+    def customer_id(self) -> uuid.UUID | None:  # given with the sealed columns to a clean row
+        return self.worked.customer_id
 
 
 class ImportRefused(ArchiveError):
@@ -130,27 +133,22 @@ def read_csv(data: bytes, encoding: str = "utf-8") -> tuple[list[tuple[int, dict
 
 
 class CustomerImporter:
-    """`workers`: processes for the per-row CPU work of a large file (archive/customers/rowwork);
-    None for one per core, 0 to do everything in this process."""
-
-    def __init__(self, db: Database, gate: CustomerGate, ring: KeyRing, index: BlindIndex, *,
-                 workers: int | None = None) -> None:
+    def __init__(self, db: Database, gate: CustomerGate, ring: KeyRing, index: BlindIndex) -> None:
         self.db = db
         self.gate = gate
         self.ring = ring
         self.index = index
-        self.workers = workers
 
     def run(self, principal: Principal, purpose: str | None, rows: Sequence[tuple[int, dict[str, str]]], *,
             auditor: Auditor, update: bool = False, dry_run: bool = False,
             progress: Progress | None = None) -> ImportReport:
         # One look at the blind-index keys for the whole file (a rotation mid-import waits).
         keys = Keys(self.index.pinned(), self.ring, HEADER)
-        with _cycle_collector_paused(), RowWork(keys, workers=worker_count(len(rows), self.workers)) as work:
-            return self._run(work, principal, purpose, rows, auditor=auditor, update=update, dry_run=dry_run,
+        with _cycle_collector_paused():
+            return self._run(keys, principal, purpose, rows, auditor=auditor, update=update, dry_run=dry_run,
                              tick=progress or (lambda _phase, _done, _total: None))
 
-    def _run(self, work: RowWork, principal: Principal, purpose: str | None,
+    def _run(self, keys: Keys, principal: Principal, purpose: str | None,
              rows: Sequence[tuple[int, dict[str, str]]], *, auditor: Auditor, update: bool, dry_run: bool,
              tick: Progress) -> ImportReport:
         report = ImportReport(rows=len(rows), dry_run=dry_run)
@@ -170,8 +168,8 @@ class CustomerImporter:
             directory = _Directory(session, principal)
             check = DuplicateCheck(session, self.index, own=written)
             done = 0
-            for part in work.results(rows):
-                parsed = self._parse(part, report, codes)
+            for part in parts(rows):
+                parsed = self._parse(work(keys, part), report, codes)
                 self._resolve(directory, decision, parsed, report, written)
                 new = [r for r in parsed if r.existing is None]
                 findings += self._duplicates(check, new, report, offset=len(fresh), earlier=fresh)
@@ -222,10 +220,8 @@ class CustomerImporter:
                 report.problems.append(RowProblem(item.line, "code", f"also on line {codes[item.code]}"))
             else:
                 codes[item.code] = item.line
-            new = item.customer()
-            if new is not None and item.code:
-                parsed.append(_Row(item.line, new, item, None if item.customer_id is None
-                                   else uuid.UUID(bytes=item.customer_id)))
+            if item.new is not None and item.code:
+                parsed.append(_Row(item.line, item.new, item))
         return parsed
 
     def _resolve(self, directory: _Directory, decision: PurposeDecision, parsed: list[_Row],

@@ -30,12 +30,13 @@ def _clean(value: object) -> str | None:
     return text or None
 
 
-_SENSITIVE = tuple(f for f in SEALED_FIELDS if f != "name")
+_SENSITIVE_SET = frozenset(SEALED_FIELDS) - {"name"}
 
 
 def parse_new_customer(fields: Mapping[str, object]) -> tuple[NewCustomer | None, list[FieldError]]:
     """A NewCustomer, or every problem found (all of them, not just the first)."""
-    v = {k: _clean(x) for k, x in fields.items()}
+    # Text is stripped inline (an import calls this for every row); anything else via _clean.
+    v = {k: (x.strip() or None) if x.__class__ is str else _clean(x) for k, x in fields.items()}
     errors: list[FieldError] = []
 
     def bad(field: str, message: str) -> None:
@@ -90,7 +91,7 @@ def parse_new_customer(fields: Mapping[str, object]) -> tuple[NewCustomer | None
         bad("size_class", f"one of {', '.join(SIZE_CLASSES)}")
     if errors or kind is None or name is None:
         return None, errors
-    sensitive = {f: value for f in _SENSITIVE if (value := v.get(f)) is not None}
+    sensitive = {f: value for f, value in v.items() if value is not None and f in _SENSITIVE_SET}
     return NewCustomer(kind=kind, name=name, code=code, department=v.get("department"), owner=v.get("owner"),
                        status=status, profile={f: value for f in PROFILE if (value := v.get(f))},
                        sensitive=sensitive), []
