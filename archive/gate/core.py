@@ -67,8 +67,10 @@ def authorize_log_access(
 
 def refuse(session: Session, auditor: Auditor, action: AuditAction | Action | str, error: ArchiveError,
            **details: object) -> ArchiveError:
-    """Record a refusal and commit it, so the event outlives the rollback of the refused request;
-    the caller raises what it returns."""
+    """Record a refusal and commit it, so the event outlives the refused request — and only it:
+    whatever the request wrote before it was refused (an import's first parts) is rolled back
+    first. The caller raises what it returns."""
+    session.rollback()
     auditor.record(session, str(action), Decision.DENIED, reason=error.detail, **details)
     session.commit()
     return error

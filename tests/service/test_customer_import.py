@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from archive.customers.importing import HEADER
 from archive.customers.models import Customer, CustomerReviewFlag
+from archive.customers.rowwork import PART
 from archive.db import Database, make_engine
 from archive.migrate import upgrade
 from tests.processes import env_with, run
@@ -141,6 +142,36 @@ def test_duplicates_are_refused_and_same_phones_flagged_in_an_import(world, tmp_
     assert reasons == ["same_phone"]
 
 
+def test_a_file_longer_than_a_part_is_checked_as_one(world):
+    """The importer checks and writes a file part by part (archive/customers/rowwork.PART rows);
+    rows still meet every earlier row of the file, and a problem in a later part takes back
+    the parts already written."""
+    assert PART < 1200 <= 3 * PART
+    token = world.tokens["department_head"]
+    records = rows(1200, start=20000)
+    bad = [dict(r) for r in records]
+    bad[PART + 200]["id_number"] = bad[3]["id_number"]  # the file's line 5, in the first part
+    bad[2 * PART + 100]["code"] = bad[100]["code"]  # line 102
+    refused = world.api.post(IMPORT, token=token, purpose="sales_followup", content=to_csv(bad),
+                             headers={"Content-Type": "text/csv"})
+    errors = assert_problem(refused, 422)["errors"]
+    assert [(e["line"], e["field"]) for e in errors] == [(PART + 202, "id_number"), (2 * PART + 102, "code")]
+    assert "the same as line 5 of this file" in errors[0]["message"]
+    assert "also on line 102" in errors[1]["message"]
+    assert count(world, "C-IMP2") == 0  # the clean parts written before the refusal were taken back
+    records[PART + 300]["phone"] = records[10]["phone"]  # flagged against a row of an earlier part
+    done = world.api.post(IMPORT, token=token, purpose="sales_followup", content=to_csv(records),
+                          headers={"Content-Type": "text/csv"})
+    assert done.status_code == 200, done.text
+    assert (done.json()["created"], done.json()["flagged"]) == (1200, 1)
+    with world.engine.connect() as conn:
+        flagged, other = conn.execute(select(CustomerReviewFlag.customer_id, CustomerReviewFlag.other_customer_id)
+                                      .where(CustomerReviewFlag.reason == "same_phone")
+                                      .order_by(CustomerReviewFlag.created_at.desc()).limit(1)).one()
+        codes = dict(conn.execute(select(Customer.id, Customer.code).where(Customer.id.in_([flagged, other]))).all())
+    assert (codes[flagged], codes[other]) == (records[PART + 300]["code"], records[10]["code"])
+
+
 def test_scope_and_header_problems(world, tmp_path):
     records = rows(2, start=4000)
     records[0]["department"] = "FINANCE"
@@ -178,16 +209,16 @@ def test_the_api_upload_reports_rows_as_problem_errors_and_is_audited(world):
 def test_import_on_postgresql(committed_pg_engine, tmp_path):  # type: ignore[no-untyped-def]
     world = build_world(Database(committed_pg_engine), tmp_path)
     token = world.tokens["department_head"]
-    records = rows(300, start=6000)
+    records = rows(PART + 100, start=6000)  # two parts: the first is written before the second fails
     bad = [dict(r) for r in records]
-    bad[5]["annual_volume"] = "many"
+    bad[PART + 50]["annual_volume"] = "many"
     refused = world.api.post(IMPORT, token=token, purpose="sales_followup", content=to_csv(bad),
                              headers={"Content-Type": "text/csv"})
-    assert [e["line"] for e in assert_problem(refused, 422)["errors"]] == [7]
+    assert [e["line"] for e in assert_problem(refused, 422)["errors"]] == [PART + 52]
     assert count(world, "C-IMP") == 0
-    for created, unchanged in ((300, 0), (0, 300)):
+    for created, unchanged in ((PART + 100, 0), (0, PART + 100)):
         done = world.api.post(IMPORT, token=token, purpose="sales_followup", content=to_csv(records),
                               headers={"Content-Type": "text/csv"})
         assert done.status_code == 200, done.text
         assert (done.json()["created"], done.json()["unchanged"]) == (created, unchanged)
-    assert count(world, "C-IMP") == 300
+    assert count(world, "C-IMP") == PART + 100
