@@ -9,6 +9,7 @@ PostgreSQL; production uses the same code path.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -127,13 +128,44 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
+class Pending:
+    """A bulk insert the database is still completing. On PostgreSQL the end of a COPY — the
+    server inserting the last rows and running the foreign-key checks it queued — is awaited in
+    a thread (which waits on the socket without the GIL) while the caller computes on; `wait`
+    joins it and raises what the server refused. Nothing else may use the connection until
+    then."""
+
+    def __init__(self, finish: Callable[[], None] | None = None) -> None:
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if finish is not None:
+            self._thread = threading.Thread(target=self._run, args=(finish,), name="copy-finish", daemon=True)
+            self._thread.start()
+
+    def _run(self, finish: Callable[[], None]) -> None:
+        try:
+            finish()
+        except BaseException as error:  # handed to the caller's thread by `wait`
+            self._error = error
+
+    def wait(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+
 def bulk_insert(connection: Connection, table: FromClause, rows: Sequence[Mapping[str, Any]], *,
-                columns: Sequence[str] | None = None) -> None:
+                columns: Sequence[str] | None = None, wait: bool = True) -> Pending:
     """One executemany straight to the driver (COPY on PostgreSQL), inside the caller's
     transaction: the bulk-import hot path, without SQLAlchemy's per-row parameter machinery.
-    `columns` defaults to the first row's keys; a row without one of them inserts NULL there."""
+    `columns` defaults to the first row's keys; a row without one of them inserts NULL there.
+    With `wait=False` the end of a PostgreSQL COPY is left to finish in the background: call
+    `wait()` on the result before the connection's next statement."""
     if not rows:
-        return
+        return Pending()
     dialect = connection.dialect
     names = list(columns if columns is not None else rows[0])
     cols = [table.c[name] for name in names]
@@ -157,16 +189,24 @@ def bulk_insert(connection: Connection, table: FromClause, rows: Sequence[Mappin
         types = [_PG_BINARY.get(type(c.type).__name__) for c in cols]
         binary = None not in types
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {quote(name)} ({column_list}) FROM STDIN"
-                         f"{' (FORMAT BINARY)' if binary else ''}") as copy:
+        stream = cursor.copy(f"COPY {quote(name)} ({column_list}) FROM STDIN{' (FORMAT BINARY)' if binary else ''}")
+        copy = stream.__enter__()
+        try:
             if binary:
                 copy.set_types(types)
             for record in values:
                 copy.write_row(record)
-        return
+        except BaseException as error:
+            stream.__exit__(type(error), error, error.__traceback__)  # cancels the COPY
+            raise
+        pending = Pending(lambda: stream.__exit__(None, None, None))
+        if wait:
+            pending.wait()
+        return pending
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     connection.exec_driver_sql(f"INSERT INTO {quote(name)} ({column_list}) "  # noqa: S608
                                f"VALUES ({', '.join([marker] * len(cols))})", values)
+    return Pending()
 
 
 def one_of(column: ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequence[str],

@@ -231,11 +231,14 @@ class BlindIndex:
 class PinnedIndex:
     """`BlindIndex.compute` / `candidates` over a fixed set of keys."""
 
-    __slots__ = ("_keys", "_versions")
+    __slots__ = ("_by_kind", "_keys", "_versions")
 
     def __init__(self, keys: dict[tuple[IndexKind, int], KeyedHash], versions: list[int]) -> None:
         self._keys = keys
         self._versions = versions
+        # Per kind, each live version's hex prefix and key, active first (`hex_candidates`).
+        self._by_kind = {kind: [(v.to_bytes(2, "big").hex(), keys[(kind, v)]) for v in versions]
+                         for kind in IndexKind}
 
     def compute(self, kind: IndexKind, value: str, *, version: int | None = None) -> bytes:
         chosen = self._versions[0] if version is None else version
@@ -248,6 +251,15 @@ class PinnedIndex:
         """Active version first."""
         text = normalise(kind, value).encode()
         return [v.to_bytes(2, "big") + self._keys[(kind, v)].digest(text)[:MAC_BYTES] for v in self._versions]
+
+    def hex_candidates(self, kind: IndexKind, value: str) -> list[str]:
+        """`candidates` as the hex text the database stores (the bulk-import path); empty when
+        nothing is left to index once normalised."""
+        try:
+            text = normalise(kind, value).encode()
+        except InvalidIndexValue:
+            return []
+        return [prefix + keyed.digest(text)[:MAC_BYTES].hex() for prefix, keyed in self._by_kind[kind]]
 
 
 def rotate_index_key(directory: Path) -> int:

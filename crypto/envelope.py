@@ -180,13 +180,16 @@ class FieldCipher:
         dek = self._for_encrypt(customer_id)
         tail = ((customer_id.int << 136) | row_id.int).to_bytes(33, "big")
         nonces = os.urandom(NONCE_BYTES * len(values))
-        header, encrypt, sealed = dek.header, dek.aead.encrypt, {}
-        for n, (column, plaintext) in enumerate(values.items()):
-            if next(dek.seals) > dek.limit:
+        header, encrypt, seals, limit = dek.header, dek.aead.encrypt, dek.seals, dek.limit
+        sealed = {}
+        at = 0
+        for column, plaintext in values.items():
+            if next(seals) > limit:
                 raise dek.over_limit()
             aad = (_prefixes.get((table, column)) or _prefix(table, column)) + tail
             head = header + _crc32(aad).to_bytes(4, "big")
-            nonce = nonces[n * NONCE_BYTES:(n + 1) * NONCE_BYTES]
+            nonce = nonces[at:at + NONCE_BYTES]
+            at += NONCE_BYTES
             sealed[column] = head + nonce + encrypt(nonce, plaintext, head + aad)
         return sealed
 

@@ -1,10 +1,12 @@
 """Importing customers from the CSV format API.md fixes — all or nothing.
 
-Every row is validated first (fields, department and owner, the caller's scope, codes repeated
-in the file, duplicates against the register and within the file); a file with any bad row
-imports nothing and reports each problem as (line, column, message). A good file is written in
-one transaction: data keys in bulk, each field sealed, blind indexes, one executemany, one
-audit event as the acting user. Idempotent by customer code: a row whose code exists with the
+Every row is checked (fields, department and owner, the caller's scope, codes repeated in the
+file, duplicates against the register and the file's earlier rows); a file with any bad row
+imports nothing and reports each problem as (line, column, message). The whole file is one
+transaction, a part at a time: each part's rows are worked (archive/customers/rowwork: parsed,
+blind-indexed, sealed under fresh data keys), checked, and written in bulk with their keys; a
+problem stops the writing, the checks go on to the end, and the refusal rolls back what was
+written. One audit event as the acting user either way. Idempotent by customer code: a row whose code exists with the
 same values (compared by the blind index of the row's canonical text, nothing decrypted) is
 left alone; with changed values it is refused unless `update`, which applies the changes as
 audited corrections.
@@ -36,7 +38,7 @@ from archive.customers.repository import CustomerRepository
 from archive.customers.rowwork import Keys, Worked, parts, work
 from archive.customers.service import CustomerRegistry, NewCustomer, index_kind
 from archive.datakeys import DataKey
-from archive.db import Database, bulk_insert, new_id, one_of, utcnow
+from archive.db import Database, Pending, bulk_insert, new_id, one_of, utcnow
 from archive.errors import ArchiveError, FieldError
 from archive.gate import CustomerGate, refuse
 from archive.identity.models import Department, User
@@ -160,26 +162,32 @@ class CustomerImporter:
         # One transaction for everything, data keys included: they commit with the rows sealed
         # under them or not at all. The file is checked and written part by part, each part
         # against the register and the earlier parts; the first problem stops the writing (the
-        # checks go on, so every bad row is reported) and the transaction is rolled back. On
-        # SQLite the write lock is held throughout, so nothing is registered in between.
+        # checks go on, so every bad row is reported) and `refuse` rolls back what was written.
+        # On SQLite the write lock is held throughout, so nothing is registered in between.
         with self.db.unit_of_work() as uow:
             session = uow.session
             decision = self.gate.authorize_import(session, principal, purpose, auditor)
             directory = _Directory(session, principal)
             check = DuplicateCheck(session, self.index, own=written)
             done = 0
-            for part in parts(rows):
-                parsed = self._parse(work(keys, part), report, codes)
-                self._resolve(directory, decision, parsed, report, written)
-                new = [r for r in parsed if r.existing is None]
-                findings += self._duplicates(check, new, report, offset=len(fresh), earlier=fresh)
-                fresh += new
-                changed += self._compare(parsed, report, update=update)
-                if report.ok and not dry_run:
-                    self._insert(session, principal, new)
-                    written.update(r.customer_id for r in new if r.customer_id)
-                done += len(part)
-                tick("checked", done, len(rows))
+            writing = Pending()  # the previous part, still being completed by PostgreSQL
+            try:
+                for part in parts(rows):
+                    worked = work(keys, part)  # meanwhile the server completes the previous part
+                    writing.wait()
+                    parsed = self._parse(worked, report, codes)
+                    self._resolve(directory, decision, parsed, report, written)
+                    new = [r for r in parsed if r.existing is None]
+                    findings += self._duplicates(check, new, report, offset=len(fresh), earlier=fresh)
+                    fresh += new
+                    changed += self._compare(parsed, report, update=update)
+                    if report.ok and not dry_run:
+                        writing = self._insert(session, principal, new)
+                        written.update(r.customer_id for r in new if r.customer_id)
+                    done += len(part)
+                    tick("checked", done, len(rows))
+            finally:
+                writing.wait()  # never leave the connection mid-statement, whatever happened
             if not report.ok:
                 raise refuse(session, auditor, AuditAction.CUSTOMER_IMPORT, ImportRefused(_sorted(report)),
                              resource_type="customer", purpose=purpose or "", policy_version=decision.policy_version,
@@ -293,10 +301,11 @@ class CustomerImporter:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def _insert(self, session: Session, principal: Principal, rows: list[_Row]) -> None:
-        """New customers with their data keys, sealed already (archive/customers/rowwork)."""
+    def _insert(self, session: Session, principal: Principal, rows: list[_Row]) -> Pending:
+        """New customers with their data keys, sealed already (archive/customers/rowwork). On
+        PostgreSQL the server may still be completing the customers when this returns."""
         if not rows:
-            return
+            return Pending()
         now = utcnow()
         connection = session.connection()
         ids = [r.customer_id for r in rows]
@@ -316,7 +325,8 @@ class CustomerImporter:
                 "verification_status": "unverified", "risk_level": "unassessed",
                 "record_bidx": row.worked.fingerprint, **row.new.profile, **row.worked.sealed,
             })
-        bulk_insert(connection, Customer.__table__, values, columns=sorted({k for v in values for k in v}))
+        return bulk_insert(connection, Customer.__table__, values, columns=sorted({k for v in values for k in v}),
+                           wait=False)
 
     def _correct(self, session: Session, registry: CustomerRegistry, principal: Principal,
                  decision: PurposeDecision, row: _Row) -> None:

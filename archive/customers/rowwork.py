@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from archive.customers.intake import PUBLIC_NAME_KINDS, company_key, index_candidates
+from archive.customers.intake import PUBLIC_NAME_KINDS, company_key
 from archive.customers.models import INDEXED_FIELDS
 from archive.customers.service import NewCustomer, index_kind, seal_columns
 from archive.customers.validation import parse_new_customer
@@ -78,8 +78,8 @@ def work(keys: Keys, rows: Rows) -> list[Worked]:
             continue
         public = new.kind in PUBLIC_NAME_KINDS  # its name is compared in clear, not indexed
         values = {"name": None if public else new.name, **new.sensitive}
-        item.indexes = {f: index_candidates(keys.index, _INDEX_KINDS[f], value)
-                        for f in INDEXED_FIELDS if (value := values.get(f))}
+        hexes = keys.index.hex_candidates
+        item.indexes = {f: hexes(_INDEX_KINDS[f], value) for f in INDEXED_FIELDS if (value := values.get(f))}
         item.problems += [(f, "nothing left to compare once normalised") for f, hexes in item.indexes.items()
                           if not hexes]
         item.fingerprint = keys.index.compute(IndexKind.RECORD, canonical(raw, keys.header)).hex()

@@ -88,14 +88,13 @@ def seal_columns(cipher: FieldCipher, index: Indexer, customer_id: uuid.UUID, ki
     table, column, row and customer), blind indexes for the searchable ones, and the public name
     of an enterprise or institution in clear (compared by its `name_key`, so it needs no blind
     index). `indexes` and `name_key` pass values the caller computed already."""
-    columns: dict[str, object] = {}
+    sealed = cipher.encrypt_row("customers", customer_id, customer_id,
+                                {f: v.encode() for f, v in sensitive.items() if v is not None})
+    columns: dict[str, object] = {_CT[f]: value for f, value in sealed.items()}
     public = kind in PUBLIC_NAME_KINDS
     name = sensitive.get("name")
     if public and name:
         columns["public_name"], columns["name_key"] = name, name_key or company_key(name)
-    present = {f: v.encode() for f, v in sensitive.items() if v is not None}
-    for field, sealed in cipher.encrypt_row("customers", customer_id, customer_id, present).items():
-        columns[_CT[field]] = sealed
     for field in INDEXED_FIELDS:
         value = sensitive.get(field)
         if value is None or (public and field == "name"):

@@ -126,6 +126,16 @@ def test_the_ascii_shortcut_normalises_as_the_full_rules_do(text: str) -> None:
         assert fast == full(kind)
 
 
+def test_hex_candidates_are_the_stored_form_of_candidates(tmp_path: Path) -> None:
+    index = make_index(tmp_path)
+    rotate_index_key(tmp_path / "keys")  # two live versions
+    pinned = index.pinned()
+    for kind, value in ((IndexKind.PHONE, "+86 138 1234 5678"), (IndexKind.NAME, "周 伟"), (IndexKind.EMAIL, "A@b.cn")):
+        assert pinned.hex_candidates(kind, value) == [c.hex() for c in index.candidates(kind, value)]
+        assert len(pinned.hex_candidates(kind, value)) == 2
+    assert pinned.hex_candidates(IndexKind.ID_NUMBER, "---") == []
+
+
 @given(st.binary(max_size=100), st.binary(max_size=200))
 @settings(deadline=None, max_examples=200)
 def test_keyed_hash_is_hmac_sha256(key: bytes, message: bytes) -> None:
