@@ -2,8 +2,9 @@
 
 Ours: `CustomerImporter.run` on rows already read from the CSV — validation, duplicate checks
 (blind indexes, fuzzy company names), a data key per customer, every sensitive field sealed,
-blind indexes, one executemany, one audit event. Baseline: a raw `executemany` of the same rows,
-unencrypted, into a plain table of the same database. Each round uses a fresh database (so the
+blind indexes, bulk inserts a part of the file at a time (COPY on PostgreSQL), one audit event.
+Baseline: a raw `executemany` of the same rows, unencrypted, into a plain table of the same
+database. Each round uses a fresh database (so the
 register is empty and both sides insert the same number of rows); the two sides alternate and
 the figures are medians. Run from the repository root: `python -m bench.intake`."""
 
