@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, tuple_
 
 from archive.contracts.checklist import Requirements
 from archive.contracts.models import Contract, ContractEvent
@@ -134,22 +134,36 @@ def ledger(principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit, x_
     decision = ctx.customers.authorize_contract(session, principal, x_purpose, audit, Action.CONTRACT_LIST)
     if handover == "overdue":
         return _overdue(ctx, uow, audit, decision, principal, department, limit, cursor)
-    query = _scoped(select(Contract).join(Customer, Customer.id == Contract.customer_id), decision, principal)
+    query = _scoped(select(Contract).join(Customer, Customer.id == Contract.customer_id)
+                    .join(Department, Department.id == Contract.department_id), decision, principal)
     if department:
-        query = query.join(Department, Department.id == Contract.department_id).where(Department.code == department)
+        query = query.where(Department.code == department)
     if year:
         query = query.where(Contract.year == year)
     if status:
         query = query.where(Contract.status == status)
+    # By department code, year and sequence as numbers (so SALES-2026-10000 follows -9999), the
+    # cursor being the last number shown.
+    order = tuple_(Department.code, Contract.year, Contract.seq)
     if cursor:
-        query = query.where(Contract.number < cursor)
-    contracts = session.scalars(query.order_by(Contract.number.desc()).limit(limit + 1)).all()
+        query = query.where(order < tuple_(*_number_parts(cursor)))
+    contracts = session.scalars(query.order_by(Department.code.desc(), Contract.year.desc(), Contract.seq.desc())
+                                .limit(limit + 1)).all()
     page = contracts[:limit]
     ctx.customers.record_contract(session, audit, decision, Action.CONTRACT_LIST, "",
                                   tuple({c.customer_id for c in page}))
     uow.commit()
     return {"items": [_view(session, c) for c in page],
             "next_cursor": page[-1].number if len(contracts) > limit else None}
+
+
+def _number_parts(number: str) -> tuple[str, int, int]:
+    """(department code, year, sequence) of a contract number used as a cursor."""
+    code, _, rest = number.rpartition("-")
+    code, _, year = code.rpartition("-")
+    if not (code and year.isdigit() and rest.isdigit()):
+        raise InvalidInput("Not a cursor from this list.", errors=[FieldError("cursor", "a contract number")])
+    return code, int(year), int(rest)
 
 
 def _overdue(ctx: Any, uow: Any, audit: Any, decision: PurposeDecision, principal: Principal,

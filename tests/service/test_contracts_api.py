@@ -17,10 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 
-from archive.contracts.models import Contract, ContractEvent
+from archive.contracts.models import Contract, ContractCounter, ContractEvent
 from archive.db import Database
+from archive.identity.models import Department
 from archive.jobs.models import JobRun
 from archive.jobs.scheduler import REGISTRY, run_tick
 from tests.security.world import World, build_world, sqlite_world
@@ -295,6 +296,20 @@ def test_the_ledger_filters_by_year_status_and_department_and_pages_by_cursor(wo
     assert [c["number"] for c in walk(world, "credit_manager", LEDGER, year=year)] == [*numbers, theirs["number"]]
     assert walk(world, "archivist", ARCHIVE) == listed(world, "archivist", ARCHIVE)
     assert walk(world, "sales_rep", FOLLOWUP) == listed(world, "sales_rep", FOLLOWUP)
+
+
+def test_the_ledger_orders_sequences_as_numbers_past_9999(world):
+    year = today(world).year - 8  # a year only this test signs in
+    with world.engine.begin() as conn:
+        sales = conn.execute(select(Department.id).where(Department.code == "SALES")).scalar_one()
+        conn.execute(insert(ContractCounter).values(department_id=sales, year=year, last=9998))
+    made = [created(world, "sales_rep", customer(world, "sales_rep"), signed_on=date(year, 5, 1))["number"]
+            for _ in range(3)]
+    assert made == [f"SALES-{year}-9999", f"SALES-{year}-10000", f"SALES-{year}-10001"]
+    newest_first = made[::-1]
+    assert [c["number"] for c in listed(world, "credit_manager", LEDGER, year=year)] == newest_first
+    assert [c["number"] for c in walk(world, "credit_manager", LEDGER, year=year)] == newest_first
+    assert_problem(ledger(world, "credit_manager", LEDGER, cursor="not-a-number"), 422)
 
 
 # --- events --------------------------------------------------------------------------------------
