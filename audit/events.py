@@ -55,6 +55,7 @@ class AuditAction(StrEnum):
     AUDIT_VERIFIED = "audit.verified"
     AUDIT_LOOKUP = "audit.lookup"
     AUDIT_CHECKPOINT = "audit.checkpoint"
+    BLOBS_CHECKED = "blobs.checked"
     SYSTEM_SEEDED = "system.seeded"
 
 

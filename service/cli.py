@@ -465,15 +465,24 @@ app.add_typer(blobs_app, name="blobs")
 @blobs_app.command("check")
 def blobs_check() -> None:
     """List orphan blobs (no document row) and missing blobs (a row without its blob); exit 1
-    when there are any. A very recent orphan may be an upload still in flight."""
+    when there are any. A very recent orphan may be an upload still in flight. The check is
+    audited as the `system` actor, with its counts (blob keys are document ids, never content)."""
+    from archive.auditing import system_actor
     from archive.documents.repository import DocumentRepository
     from archive.documents.service import check_blobs
+    from audit.chain import integrate
 
     if why := _database_problem(Settings()):
         fail(why)
     ctx = _context()
     with ctx.db.session_factory() as session:
         result = check_blobs(DocumentRepository(session), ctx.blob_store)
+    with ctx.db.unit_of_work() as uow:
+        Auditor(system_actor("cli:blobs check")).record(
+            uow.session, AuditAction.BLOBS_CHECKED, resource_type="blob_store",
+            extra={"blobs": str(result.stored), "documents": str(result.rows), "orphans": str(len(result.orphans)),
+                   "missing": str(len(result.missing))})
+    integrate(ctx.db.engine)
     ctx.db.dispose()
     for label, keys in (("orphan blob (no document row)", result.orphans),
                         ("missing blob (document row without it)", result.missing)):

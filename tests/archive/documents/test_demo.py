@@ -3,6 +3,7 @@ on the directory they leave: clean, then one orphan and one missing blob → exi
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from archive.documents.intake import content_context
 from archive.documents.models import Document
 from archive.migrate import upgrade
 from archive.vocabulary import DocumentKind, document_category
+from audit.tables import events
 from crypto.envelope import FieldCipher
 from crypto.streaming import BlobCipher
 from tests.processes import env_with, run
@@ -74,4 +76,13 @@ def test_demo_documents_of_every_kind_then_blobs_check(tmp_path: Path) -> None:
     assert damaged.returncode == 1
     assert "orphan blob (no document row): orphan-blob" in damaged.stdout
     assert f"missing blob (document row without it): {pdf.blob_key}" in damaged.stdout
+    engine = make_engine(f"sqlite:///{tmp_path / 'archive.db'}")
+    with engine.connect() as conn:
+        checks = conn.execute(select(events.c.actor_kind, events.c.actor_id, events.c.extra)
+                              .where(events.c.action == "blobs.checked").order_by(events.c.occurred_us)).all()
+    engine.dispose()
+    assert [(kind, json.loads(extra)) for kind, _, extra in checks] == [
+        ("system", {"blobs": str(filed), "documents": str(filed), "orphans": "0", "missing": "0"}),
+        ("system", {"blobs": str(filed), "documents": str(filed), "orphans": "1", "missing": "1"})]
+    assert {actor for _, actor, _ in checks} == {"cli:blobs check"}
 
