@@ -149,9 +149,12 @@ class Pending:
             self._error = error
 
     def wait(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join()
+        # Forgotten only once joined: a wait interrupted (Ctrl-C) leaves it for the next one.
+        # Meanwhile the connection cannot be reused half-way: psycopg holds the connection's
+        # lock from the start of the COPY until its end.
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
         error, self._error = self._error, None
         if error is not None:
             raise error

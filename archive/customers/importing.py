@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
@@ -385,19 +386,31 @@ class _Directory:
         return list(self.session.scalars(select(Customer).where(Customer.id.in_(hits)))) if hits else []
 
 
+_gc_pause_lock = threading.Lock()
+_gc_pauses = 0  # imports running now (the web server runs them in its threadpool)
+_gc_was_enabled = False
+
+
 @contextmanager
 def _cycle_collector_paused() -> Iterator[None]:
     """An import holds tens of thousands of live objects (its rows) that are not garbage: each
     full cyclic collection would walk all of them again, repeatedly, for nothing — a third of
-    the import's time (bench/intake.py). Reference counting still frees everything; the
-    collector resumes when the import ends."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    the import's time (bench/intake.py). Reference counting still frees everything. The pause
+    is process-wide, so it is counted: the first import to start pauses the collector, the last
+    to end resumes it (if it was running before the first)."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_pause_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _gc_pause_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def _sorted(report: ImportReport) -> ImportReport:

@@ -90,6 +90,17 @@ def index_candidates(index: Indexer, kind: IndexKind, value: str | None) -> list
         return []
 
 
+def comparable_name(index: Indexer, kind: str, name: str) -> bool:
+    """Whether a name leaves something to compare with the register once normalised: a
+    company's key (not only punctuation or a legal form), an individual's blind index."""
+    if kind in PUBLIC_NAME_KINDS:
+        return bool(company_key(name))
+    return bool(index_candidates(index, IndexKind.NAME, name))
+
+
+NOT_COMPARABLE = "nothing left to compare once normalised (letters or digits, not only a legal form)"
+
+
 class DuplicateCheck:
     """Checks one new customer (`one`) or a file of them in order, one part at a time (`many`):
     each row meets the register and every earlier row of the same file. `own` holds the ids of

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from archive.customers.intake import PUBLIC_NAME_KINDS, company_key
+from archive.customers.intake import NOT_COMPARABLE, PUBLIC_NAME_KINDS, company_key
 from archive.customers.models import INDEXED_FIELDS
 from archive.customers.service import NewCustomer, index_kind, seal_columns
 from archive.customers.validation import parse_new_customer
@@ -80,10 +80,12 @@ def work(keys: Keys, rows: Rows) -> list[Worked]:
         values = {"name": None if public else new.name, **new.sensitive}
         hexes = keys.index.hex_candidates
         item.indexes = {f: hexes(_INDEX_KINDS[f], value) for f in INDEXED_FIELDS if (value := values.get(f))}
-        item.problems += [(f, "nothing left to compare once normalised") for f, hexes in item.indexes.items()
-                          if not hexes]
+        item.problems += [(f, NOT_COMPARABLE if f == "name" else "nothing left to compare once normalised")
+                          for f, hexes in item.indexes.items() if not hexes]
         item.fingerprint = keys.index.compute(IndexKind.RECORD, canonical(raw, keys.header)).hex()
         item.name_key = company_key(new.name) if public else None
+        if public and not item.name_key:
+            item.problems.append(("name", NOT_COMPARABLE))
         if not item.problems:
             clean.append(item)
     _seal(keys, clean)

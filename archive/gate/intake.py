@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive.auditing import Auditor
-from archive.customers.intake import Candidate, DuplicateCheck, Match
+from archive.customers.intake import NOT_COMPARABLE, Candidate, DuplicateCheck, Match, comparable_name
 from archive.customers.models import Customer, CustomerReviewFlag
 from archive.customers.service import CustomerRegistry, NewCustomer
 from archive.db import new_id, utcnow
@@ -60,6 +60,9 @@ class IntakeSteps(GateCore):
                 "You register customers for yourself" + (" or your department's staff" if Scope.DEPARTMENT in
                                                          decision.scopes else "") +
                 "; a manager assigns them elsewhere."), purpose=purpose)
+        if not comparable_name(self.index, new.kind, new.name):
+            raise InvalidInput("The name cannot be compared with the register.",
+                               errors=[FieldError("name", NOT_COMPARABLE)])
         sensitive = {"name": new.name, **new.sensitive}
         findings = DuplicateCheck(session, self.index).one(Candidate(
             kind=new.kind, name=new.name, id_number=sensitive.get("id_number"),

@@ -4,6 +4,7 @@ duplicates refused and same phones flagged, through the CLI and the API."""
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 from collections.abc import Iterator
@@ -170,6 +171,37 @@ def test_a_file_longer_than_a_part_is_checked_as_one(world):
                                       .order_by(CustomerReviewFlag.created_at.desc()).limit(1)).one()
         codes = dict(conn.execute(select(Customer.id, Customer.code).where(Customer.id.in_([flagged, other]))).all())
     assert (codes[flagged], codes[other]) == (records[PART + 300]["code"], records[10]["code"])
+
+
+def test_names_with_nothing_to_compare_are_bad_rows(world):
+    records = rows(3, start=30000)
+    records[0]["name"] = "股份有限公司"  # an enterprise: only a legal form
+    records[1]["name"] = "·"  # an individual: only punctuation
+    refused = world.api.post(IMPORT, token=world.tokens["department_head"], purpose="sales_followup",
+                             content=to_csv(records), headers={"Content-Type": "text/csv"})
+    errors = assert_problem(refused, 422)["errors"]
+    assert [(e["line"], e["field"]) for e in errors] == [(2, "name"), (3, "name")]
+
+
+def test_imports_running_together_pause_the_cycle_collector_until_the_last_ends():
+    """The pause is process-wide and imports run in the server's threadpool: it is counted."""
+    from archive.customers.importing import _cycle_collector_paused
+
+    assert gc.isenabled()
+    first, second = _cycle_collector_paused(), _cycle_collector_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # the second import is still running
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _cycle_collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: left off
+    finally:
+        gc.enable()
 
 
 def test_scope_and_header_problems(world, tmp_path):

@@ -114,6 +114,15 @@ def test_bad_records_name_every_problem_and_register_nothing(world):
     assert len(after) == len(before)
 
 
+@pytest.mark.parametrize(("kind", "name"), [("enterprise", "有限公司"), ("institution", "***"), ("individual", "· ·")])
+def test_a_name_with_nothing_to_compare_is_refused(world, kind, name):
+    """A duplicate check needs letters or digits: a company name that is only a legal form or
+    punctuation, or an individual's that is only punctuation, cannot meet the register."""
+    body = assert_problem(register(world, "sales_rep", kind=kind, name=name), 422)
+    assert [e["field"] for e in body["errors"]] == ["name"]
+    assert "nothing left to compare" in body["errors"][0]["message"]
+
+
 def test_the_sqlite_file_holds_neither_the_id_number_nor_the_phone(world):
     register(world, "sales_rep", name="李планted", id_number="320302199001011236", phone="13912340000")
     path = Path(str(world.engine.url.database))

@@ -2,7 +2,10 @@
 
 Blind indexes are searched for a value, never for NULL: partial indexes (WHERE … IS NOT NULL)
 leave out the rows without one. Public names are compared by a full scan of name_key (fuzzy),
-never looked up by an index.
+never looked up by an index, and an enterprise's or institution's name is no longer
+blind-indexed: the values rows registered earlier carry are cleared, so an individual's name
+meets the same set of names whenever the company was registered. (A downgrade leaves them
+empty: nothing reads them but the individual-name check.)
 
 Revision ID: 0010
 Revises: 0009
@@ -22,6 +25,7 @@ INDEXED = ("name", "phone", "email", "id_number", "tax_number")
 
 
 def upgrade() -> None:
+    op.execute("UPDATE customers SET name_bidx = NULL WHERE kind IN ('enterprise', 'institution')")
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customers_name_key'))
         batch_op.drop_index(batch_op.f('ix_customers_public_name'))
