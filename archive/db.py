@@ -9,6 +9,7 @@ PostgreSQL; production uses the same code path.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -128,17 +129,18 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
 
 
 class Pending:
-    """A bulk insert the database is still completing. On PostgreSQL the end of a COPY — the
-    server inserting the last rows and running the foreign-key checks it queued — is awaited in
-    a thread (which waits on the socket without the GIL) while the caller computes on; `wait`
-    joins it and raises what the server refused. Nothing else may use the connection until
-    then."""
+    """A bulk insert the database is still completing, in a thread that holds no GIL while the
+    database works, so the caller computes on meanwhile: on PostgreSQL the end of a COPY (the
+    server inserting the last rows and running the foreign-key checks it queued, awaited on the
+    socket); on SQLite the whole insert (a few multi-row statements, each one step of the
+    library's C code). `wait` joins it and raises what the database refused. Nothing else may
+    use the connection until then."""
 
     def __init__(self, finish: Callable[[], None] | None = None) -> None:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         if finish is not None:
-            self._thread = threading.Thread(target=self._run, args=(finish,), name="copy-finish", daemon=True)
+            self._thread = threading.Thread(target=self._run, args=(finish,), name="bulk-insert", daemon=True)
             self._thread.start()
 
     def _run(self, finish: Callable[[], None]) -> None:
@@ -160,55 +162,115 @@ class Pending:
 
 
 def bulk_insert(connection: Connection, table: FromClause, rows: Sequence[Mapping[str, Any]], *,
-                columns: Sequence[str] | None = None, wait: bool = True) -> Pending:
-    """One executemany straight to the driver (COPY on PostgreSQL), inside the caller's
-    transaction: the bulk-import hot path, without SQLAlchemy's per-row parameter machinery.
-    `columns` defaults to the first row's keys; a row without one of them inserts NULL there.
-    With `wait=False` the end of a PostgreSQL COPY is left to finish in the background: call
-    `wait()` on the result before the connection's next statement."""
+                columns: Sequence[str] | None = None, wait: bool = True, after: Pending | None = None) -> Pending:
+    """Rows straight to the driver, inside the caller's transaction: the bulk-import hot path,
+    without SQLAlchemy's per-row parameter machinery. COPY on PostgreSQL; multi-row INSERTs on
+    SQLite. `columns` defaults to the first row's keys; a row without one of them inserts NULL
+    there. With `wait=False` the database's part of the work is left to finish in the
+    background (`Pending`): call `wait()` on the result before the connection's next statement.
+    `after` is an earlier insert on the same connection that must be complete first."""
     if not rows:
+        if after is not None:
+            after.wait()
         return Pending()
-    dialect = connection.dialect
     names = list(columns if columns is not None else rows[0])
+    if connection.dialect.name == "postgresql":
+        if after is not None:
+            after.wait()  # the COPY streams from this thread
+        pending = _copy(connection, table, rows, names)
+    else:
+        pending = _sqlite_insert(connection, table, rows, names, after)
+    if wait:
+        pending.wait()
+    return pending
+
+
+def _copy(connection: Connection, table: FromClause, rows: Sequence[Mapping[str, Any]], names: list[str]) -> Pending:
+    """COPY: one stream instead of a statement per row. In the binary format when every
+    column's type is known: ciphertext then crosses as bytes, not hex text to escape here and
+    parse there. The end of the COPY is left to a `Pending`."""
+    dialect = connection.dialect
     cols = [table.c[name] for name in names]
     quote = dialect.identifier_preparer.quote
     # Table and column names come from the metadata, never from input.
-    name = table.name if isinstance(table, Table) else str(table)
     column_list = ", ".join(quote(c.name) for c in cols)
-    converters = [(i, _bind_converter(c, dialect)) for i, c in enumerate(cols)]
-    convert = [(i, c) for i, c in converters if c is not None]
-    values: list[tuple[Any, ...]] = []
+    convert = [(i, c) for i, c in enumerate(_bind_converter(c, dialect) for c in cols) if c is not None]
+    types = [_PG_BINARY.get(type(c.type).__name__) for c in cols]
+    binary = None not in types
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    stream = cursor.copy(f"COPY {quote(_name(table))} ({column_list}) "
+                         f"FROM STDIN{' (FORMAT BINARY)' if binary else ''}")
+    copy = stream.__enter__()
+    try:
+        if binary:
+            copy.set_types(types)
+        for row in rows:
+            value = [row.get(n) for n in names]
+            for i, converter in convert:
+                if value[i] is not None:
+                    value[i] = converter(value[i])
+            copy.write_row(value)
+    except BaseException as error:
+        stream.__exit__(type(error), error, error.__traceback__)  # cancels the COPY
+        raise
+    return Pending(lambda: stream.__exit__(None, None, None))
+
+
+def _sqlite_insert(connection: Connection, table: FromClause, rows: Sequence[Mapping[str, Any]], names: list[str],
+                   after: Pending | None) -> Pending:
+    """Multi-row INSERTs, run by a `Pending`. The rows are grouped by the columns they hold, and
+    a column a group lacks is left out of its statement (NULL unless it has a server default,
+    which then gets an explicit NULL): binding a None, like binding `bytes`, goes through the
+    driver's adaptation protocol and costs several times a string; blobs go as `bytearray`,
+    which does not."""
+    dialect = connection.dialect
+    dbapi = connection.connection.dbapi_connection
+    wanted = set(names)
+    defaulted = [n for n in names if table.c[n].server_default is not None]
+    quote = dialect.identifier_preparer.quote
+    limit = dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # type: ignore[union-attr]
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
-        value = [row.get(n) for n in names]
-        for i, converter in convert:
-            if value[i] is not None:
-                value[i] = converter(value[i])
-        values.append(tuple(value))
-    if dialect.name == "postgresql":
-        # COPY: one stream instead of a statement per row. In the binary format when every
-        # column's type is known: ciphertext then crosses as bytes, not hex text to escape here
-        # and parse there.
-        types = [_PG_BINARY.get(type(c.type).__name__) for c in cols]
-        binary = None not in types
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        stream = cursor.copy(f"COPY {quote(name)} ({column_list}) FROM STDIN{' (FORMAT BINARY)' if binary else ''}")
-        copy = stream.__enter__()
+        groups.setdefault(tuple(row), []).append(row)
+    statements: list[tuple[str, str, int, list[list[Any]]]] = []
+    for keys, members in groups.items():
+        held = [k for k in keys if k in wanted]
+        group = held + [n for n in defaulted if n not in held]
+        cols = [table.c[n] for n in group]
+        convert = [(i, c) for i, c in enumerate(_bind_converter(c, dialect) for c in cols) if c is not None]
+        values = []
+        for row in members:
+            value = [row.get(n) for n in group]
+            for i, converter in convert:
+                if value[i] is not None:
+                    value[i] = converter(value[i])
+            values.append(value)
+        # Table and column names come from the metadata, never from input.
+        head = f"INSERT INTO {quote(_name(table))} ({', '.join(quote(c.name) for c in cols)}) VALUES "  # noqa: S608
+        # As many rows per statement as the library binds parameters (32,766 by default), up to
+        # a few hundred: each statement is then one step of SQLite's C code, which lets go of the
+        # GIL for all of its rows, where executemany takes it back after every row.
+        per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, limit // max(1, len(cols))))
+        statements.append((head, "(" + ",".join("?" * len(cols)) + ")", per_statement, values))
+
+    def insert() -> None:
+        if after is not None:
+            after.wait()
+        cursor = dbapi.cursor()  # type: ignore[union-attr]
         try:
-            if binary:
-                copy.set_types(types)
-            for record in values:
-                copy.write_row(record)
-        except BaseException as error:
-            stream.__exit__(type(error), error, error.__traceback__)  # cancels the COPY
-            raise
-        pending = Pending(lambda: stream.__exit__(None, None, None))
-        if wait:
-            pending.wait()
-        return pending
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    connection.exec_driver_sql(f"INSERT INTO {quote(name)} ({column_list}) "  # noqa: S608
-                               f"VALUES ({', '.join([marker] * len(cols))})", values)
-    return Pending()
+            for head, placeholders, per_statement, values in statements:
+                for start in range(0, len(values), per_statement):
+                    chunk = values[start:start + per_statement]
+                    cursor.execute(head + ",".join([placeholders] * len(chunk)),
+                                   [value for record in chunk for value in record])
+        finally:
+            cursor.close()
+
+    return Pending(insert)
+
+
+def _name(table: FromClause) -> str:
+    return table.name if isinstance(table, Table) else str(table)
 
 
 def one_of(column: ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequence[str],
@@ -247,9 +309,10 @@ class _TextArray(UserDefinedType[list[str]]):
 def _bind_converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     """The column type's bind processor, remembering its last result: the rows of one bulk
     insert share most of their timestamps and department/owner ids. Binary columns go to the
-    driver as bytes (both drivers take them as they are)."""
+    driver as bytes to psycopg and as `bytearray` to sqlite3 (which adapts `bytes` through its
+    slow protocol path and binds a bytearray's buffer directly)."""
     if isinstance(column.type, LargeBinary):
-        return None
+        return bytearray if dialect.name == "sqlite" else None
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
     if process is None:
         return None
@@ -263,6 +326,7 @@ def _bind_converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | Non
     return converter
 
 
+_SQLITE_ROWS_PER_STATEMENT = 500
 _NOTHING = object()
 # SQLAlchemy type -> the PostgreSQL type a binary COPY sends it as (exact: the server reads the
 # bytes with the column type's own receive function).

@@ -171,10 +171,10 @@ class CustomerImporter:
             directory = _Directory(session, principal)
             check = DuplicateCheck(session, self.index, own=written)
             done = 0
-            writing = Pending()  # the previous part, still being completed by PostgreSQL
+            writing = Pending()  # the previous part, still being inserted by the database
             try:
                 for part in parts(rows):
-                    worked = work(keys, part)  # meanwhile the server completes the previous part
+                    worked = work(keys, part)  # meanwhile the database inserts the previous part
                     writing.wait()
                     parsed = self._parse(worked, report, codes)
                     self._resolve(directory, decision, parsed, report, written)
@@ -303,18 +303,18 @@ class CustomerImporter:
     # -- writing -------------------------------------------------------------------------------
 
     def _insert(self, session: Session, principal: Principal, rows: list[_Row]) -> Pending:
-        """New customers with their data keys, sealed already (archive/customers/rowwork). On
-        PostgreSQL the server may still be completing the customers when this returns."""
+        """New customers with their data keys, sealed already (archive/customers/rowwork). The
+        database may still be inserting them when this returns (`Pending`)."""
         if not rows:
             return Pending()
         now = utcnow()
         connection = session.connection()
         ids = [r.customer_id for r in rows]
         assert None not in ids  # only clean rows are written, and each has its id
-        bulk_insert(connection, DataKey.__table__, [
+        keys = bulk_insert(connection, DataKey.__table__, [
             {"customer_id": customer_id, "dek_version": 1, "wrapped_key": row.worked.wrapped_key,
              "kek_version": row.worked.kek_version, "state": DekState.ACTIVE.value, "created_at": now}
-            for row, customer_id in zip(rows, ids, strict=True)])
+            for row, customer_id in zip(rows, ids, strict=True)], wait=False)
         values = []
         for row, customer_id in zip(rows, ids, strict=True):
             assert row.department is not None
@@ -327,7 +327,7 @@ class CustomerImporter:
                 "record_bidx": row.worked.fingerprint, **row.new.profile, **row.worked.sealed,
             })
         return bulk_insert(connection, Customer.__table__, values, columns=sorted({k for v in values for k in v}),
-                           wait=False)
+                           wait=False, after=keys)
 
     def _correct(self, session: Session, registry: CustomerRegistry, principal: Principal,
                  decision: PurposeDecision, row: _Row) -> None:
