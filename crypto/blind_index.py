@@ -12,7 +12,6 @@ in docs/crypto.md ("Blind indexes").
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import threading
@@ -22,8 +21,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from crypto import _keyfiles
-from crypto.dek import hkdf
 from crypto.errors import InvalidIndexValue, KeyStillInUse, UnknownKeyVersion
+from crypto.sha256mac import KeyedHash, hkdf
 
 INDEX_STEM = _keyfiles.INDEX_STEM
 MAC_BYTES = 16  # 128 bits: no false matches in practice; see docs for the trade-off
@@ -112,33 +111,6 @@ def normalise(kind: IndexKind, value: str) -> str:
     if not result:
         raise InvalidIndexValue(f"nothing to index in this {kind.value}")
     return result
-
-
-class KeyedHash:
-    """HMAC-SHA256 under one key (RFC 2104), its key schedule hashed once: each MAC copies two
-    primed SHA-256 states instead of re-deriving them, about half the cost of `hmac.digest`
-    (an import computes five or six per row). Equal to `hmac.digest(key, msg, "sha256")`,
-    which tests/crypto/test_blind_index.py checks."""
-
-    __slots__ = ("_inner", "_outer")
-
-    def __init__(self, key: bytes) -> None:
-        block = hashlib.sha256().block_size
-        if len(key) > block:
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(block, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-
-    def digest(self, message: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
-
-    def __repr__(self) -> str:
-        return "KeyedHash(<key hidden>)"
 
 
 def version_of(index: bytes) -> int:

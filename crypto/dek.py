@@ -17,21 +17,15 @@ import itertools
 import uuid
 from typing import Protocol
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto.errors import KeyLimitReached
+from crypto.sha256mac import hkdf
 
 DEK_BYTES = 32
 FIELD_FORMAT = 1  # first byte of every sealed field value (crypto.envelope)
 NONCE_LIMIT = 2**30
 MAX_DEK_VERSION = 2**32 - 1
-
-
-def hkdf(key: bytes, *, salt: bytes | None, info: bytes) -> bytes:
-    """HKDF-SHA256 to 32 bytes (RFC 5869)."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(key)
 
 
 class Dek:

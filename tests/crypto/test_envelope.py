@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import uuid
 from pathlib import Path
@@ -169,6 +170,19 @@ def test_a_row_sealed_at_once_opens_field_by_field(values: dict[str, bytes]) -> 
             cipher.decrypt(FieldContext("customers", column, uuid.uuid4(), CUSTOMER), value)
     nonces = [v[9:21] for v in sealed.values()]
     assert len(set(nonces)) == len(nonces)
+
+
+def test_a_row_sealed_with_nonces_drawn_by_the_caller_uses_each_once_and_opens() -> None:
+    cipher = FieldCipher(_OneKey(Dek(CUSTOMER, 1, bytes(range(32)))))
+    row, values = uuid.uuid4(), {"name": b"n", "phone": b"p", "email": b"e"}
+    drawn = os.urandom(12 * len(values))
+    sealed = cipher.encrypt_row("customers", row, CUSTOMER, values, nonces=drawn)
+    assert [v[9:21] for v in sealed.values()] == [drawn[i:i + 12] for i in range(0, len(drawn), 12)]
+    for column, value in sealed.items():
+        assert cipher.decrypt(FieldContext("customers", column, row, CUSTOMER), value) == values[column]
+    for wrong in (drawn[:-1], drawn + b"x", b""):
+        with pytest.raises(ValueError, match="nonce bytes per value"):
+            cipher.encrypt_row("customers", row, CUSTOMER, values, nonces=wrong)
 
 
 def test_a_row_sealed_at_once_counts_against_the_nonce_budget() -> None:
