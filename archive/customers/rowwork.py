@@ -15,6 +15,7 @@ import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from archive.customers.intake import NOT_COMPARABLE, PUBLIC_NAME_KINDS, company_key
 from archive.customers.models import INDEXED_FIELDS
@@ -68,11 +69,12 @@ def canonical(raw: Mapping[str, str], header: Sequence[str]) -> str:
 def work(keys: Keys, rows: Rows) -> list[Worked]:
     out: list[Worked] = []
     clean: list[Worked] = []
+    today = date.today()
     for line, raw in rows:
         if "__extra__" in raw:
             out.append(Worked(line, None, [("", "more values than columns")]))
             continue
-        new, errors = parse_new_customer(raw)
+        new, errors = parse_new_customer(raw, today=today)
         item = Worked(line, raw.get("code", ""), [(e.field, e.message) for e in errors], new)
         out.append(item)
         if new is None or not item.code:

@@ -33,8 +33,10 @@ def _clean(value: object) -> str | None:
 _SENSITIVE_SET = frozenset(SEALED_FIELDS) - {"name"}
 
 
-def parse_new_customer(fields: Mapping[str, object]) -> tuple[NewCustomer | None, list[FieldError]]:
-    """A NewCustomer, or every problem found (all of them, not just the first)."""
+def parse_new_customer(fields: Mapping[str, object], *,
+                       today: date | None = None) -> tuple[NewCustomer | None, list[FieldError]]:
+    """A NewCustomer, or every problem found (all of them, not just the first). `today` (for
+    dates that may not lie in the future) lets an import look up the date once per part."""
     # Text is stripped inline (an import calls this for every row); anything else via _clean.
     v = {k: (x.strip() or None) if x.__class__ is str else _clean(x) for k, x in fields.items()}
     errors: list[FieldError] = []
@@ -82,7 +84,7 @@ def parse_new_customer(fields: Mapping[str, object]) -> tuple[NewCustomer | None
     since = v.get("cooperation_since")
     if since:
         try:
-            if date.fromisoformat(since) > date.today():
+            if date.fromisoformat(since) > (today or date.today()):
                 bad("cooperation_since", "not in the future")
         except ValueError:
             bad("cooperation_since", "a date as YYYY-MM-DD")
