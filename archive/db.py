@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -194,7 +194,6 @@ def _copy(connection: Connection, table: FromClause, rows: Sequence[Mapping[str,
     quote = dialect.identifier_preparer.quote
     # Table and column names come from the metadata, never from input.
     column_list = ", ".join(quote(c.name) for c in cols)
-    convert = [(i, c) for i, c in enumerate(_bind_converter(c, dialect) for c in cols) if c is not None]
     types = [_PG_BINARY.get(type(c.type).__name__) for c in cols]
     binary = None not in types
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -204,11 +203,7 @@ def _copy(connection: Connection, table: FromClause, rows: Sequence[Mapping[str,
     try:
         if binary:
             copy.set_types(types)
-        for row in rows:
-            value = [row.get(n) for n in names]
-            for i, converter in convert:
-                if value[i] is not None:
-                    value[i] = converter(value[i])
+        for value in _bound(rows, names, cols, dialect):
             copy.write_row(value)
     except BaseException as error:
         stream.__exit__(type(error), error, error.__traceback__)  # cancels the COPY
@@ -237,14 +232,7 @@ def _sqlite_insert(connection: Connection, table: FromClause, rows: Sequence[Map
         held = [k for k in keys if k in wanted]
         group = held + [n for n in defaulted if n not in held]
         cols = [table.c[n] for n in group]
-        convert = [(i, c) for i, c in enumerate(_bind_converter(c, dialect) for c in cols) if c is not None]
-        values = []
-        for row in members:
-            value = [row.get(n) for n in group]
-            for i, converter in convert:
-                if value[i] is not None:
-                    value[i] = converter(value[i])
-            values.append(value)
+        values = list(_bound(members, group, cols, dialect))
         # Table and column names come from the metadata, never from input.
         head = f"INSERT INTO {quote(_name(table))} ({', '.join(quote(c.name) for c in cols)}) VALUES "  # noqa: S608
         # As many rows per statement as the library binds parameters (32,766 by default), up to
@@ -267,6 +255,18 @@ def _sqlite_insert(connection: Connection, table: FromClause, rows: Sequence[Map
             cursor.close()
 
     return Pending(insert)
+
+
+def _bound(rows: Iterable[Mapping[str, Any]], names: Sequence[str], cols: Sequence[Any],
+           dialect: Dialect) -> Iterator[list[Any]]:
+    """Each row's values in `names` order, as the driver takes them (a missing one is None)."""
+    convert = [(i, c) for i, c in enumerate(_bind_converter(c, dialect) for c in cols) if c is not None]
+    for row in rows:
+        value = [row.get(n) for n in names]
+        for i, converter in convert:
+            if value[i] is not None:
+                value[i] = converter(value[i])
+        yield value
 
 
 def _name(table: FromClause) -> str:
