@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import structlog
 import uuid_utils
 from sqlalchemy import (
     Connection,
@@ -36,6 +37,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import ColumnElement, FromClause, Select
@@ -48,6 +50,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+log = structlog.get_logger("archive.db")
 
 
 def new_id() -> uuid.UUID:
@@ -150,15 +154,29 @@ class Pending:
             self._error = error
 
     def wait(self) -> None:
-        # Forgotten only once joined: a wait interrupted (Ctrl-C) leaves it for the next one.
-        # Meanwhile the connection cannot be reused half-way: psycopg holds the connection's
-        # lock from the start of the COPY until its end.
+        # An interrupted join (Ctrl-C) still lets the insert end before the interruption goes
+        # on: what the caller does next is roll back, and on SQLite (whose connection has no
+        # lock of its own) a rollback overtaking the insert would leave its remaining rows to
+        # commit on their own. What the database refused stays for the next `wait`.
         if self._thread is not None:
-            self._thread.join()
+            try:
+                self._thread.join()
+            except BaseException:
+                self._thread.join()
+                self._thread = None
+                raise
             self._thread = None
         error, self._error = self._error, None
         if error is not None:
             raise error
+
+    def settle(self) -> None:
+        """Wait for the insert while another error is already on its way out: what the
+        database refused is logged (its kind, never its values), not raised over that error."""
+        try:
+            self.wait()
+        except Exception as error:
+            log.warning("bulk_insert.failed_during_another_error", error=type(error).__name__)
 
 
 def bulk_insert(connection: Connection, table: FromClause, rows: Sequence[Mapping[str, Any]], *,
@@ -173,13 +191,18 @@ def bulk_insert(connection: Connection, table: FromClause, rows: Sequence[Mappin
         if after is not None:
             after.wait()
         return Pending()
-    names = list(columns if columns is not None else rows[0])
-    if connection.dialect.name == "postgresql":
+    try:
+        names = list(columns if columns is not None else rows[0])
+        if connection.dialect.name == "postgresql":
+            if after is not None:
+                after.wait()  # the COPY streams from this thread
+            pending = _copy(connection, table, rows, names)
+        else:
+            pending = _sqlite_insert(connection, table, rows, names, after, background=not wait)
+    except BaseException:
         if after is not None:
-            after.wait()  # the COPY streams from this thread
-        pending = _copy(connection, table, rows, names)
-    else:
-        pending = _sqlite_insert(connection, table, rows, names, after)
+            after.settle()  # never leave an earlier insert running under the caller's rollback
+        raise
     if wait:
         pending.wait()
     return pending
@@ -199,25 +222,33 @@ def _copy(connection: Connection, table: FromClause, rows: Sequence[Mapping[str,
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     stream = cursor.copy(f"COPY {quote(_name(table))} ({column_list}) "
                          f"FROM STDIN{' (FORMAT BINARY)' if binary else ''}")
+    statement = f"COPY {_name(table)}"
     copy = stream.__enter__()
     try:
-        if binary:
-            copy.set_types(types)
-        for value in _bound(rows, names, cols, dialect):
-            copy.write_row(value)
+        with _as_sqlalchemy_error(dialect, statement):
+            if binary:
+                copy.set_types(types)
+            for value in _bound(rows, names, cols, dialect):
+                copy.write_row(value)
     except BaseException as error:
         stream.__exit__(type(error), error, error.__traceback__)  # cancels the COPY
         raise
-    return Pending(lambda: stream.__exit__(None, None, None))
+
+    def finish() -> None:
+        with _as_sqlalchemy_error(dialect, statement):
+            stream.__exit__(None, None, None)
+
+    return Pending(finish)
 
 
 def _sqlite_insert(connection: Connection, table: FromClause, rows: Sequence[Mapping[str, Any]], names: list[str],
-                   after: Pending | None) -> Pending:
-    """Multi-row INSERTs, run by a `Pending`. The rows are grouped by the columns they hold, and
-    a column a group lacks is left out of its statement (NULL unless it has a server default,
-    which then gets an explicit NULL): binding a None, like binding `bytes`, goes through the
-    driver's adaptation protocol and costs several times a string; blobs go as `bytearray`,
-    which does not."""
+                   after: Pending | None, *, background: bool) -> Pending:
+    """Multi-row INSERTs, run by a `Pending` in the background (which needs a connection made
+    with `check_same_thread=False`, as `make_engine` makes them) or here. The rows are grouped
+    by the columns they hold, and a column a group lacks is left out of its statement (NULL
+    unless it has a server default, which then gets an explicit NULL): binding a None, like
+    binding `bytes`, goes through the driver's adaptation protocol and costs several times a
+    string; blobs go as `bytearray`, which does not."""
     dialect = connection.dialect
     dbapi = connection.connection.dbapi_connection
     wanted = set(names)
@@ -230,7 +261,7 @@ def _sqlite_insert(connection: Connection, table: FromClause, rows: Sequence[Map
     statements: list[tuple[str, str, int, list[list[Any]]]] = []
     for keys, members in groups.items():
         held = [k for k in keys if k in wanted]
-        group = held + [n for n in defaulted if n not in held]
+        group = held + [n for n in defaulted if n not in held] or names  # none held: NULLs
         cols = [table.c[n] for n in group]
         values = list(_bound(members, group, cols, dialect))
         # Table and column names come from the metadata, never from input.
@@ -241,20 +272,41 @@ def _sqlite_insert(connection: Connection, table: FromClause, rows: Sequence[Map
         per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, limit // max(1, len(cols))))
         statements.append((head, "(" + ",".join("?" * len(cols)) + ")", per_statement, values))
 
+    in_transaction = dbapi.in_transaction  # type: ignore[union-attr]
+
     def insert() -> None:
         if after is not None:
             after.wait()
         cursor = dbapi.cursor()  # type: ignore[union-attr]
         try:
             for head, placeholders, per_statement, values in statements:
-                for start in range(0, len(values), per_statement):
-                    chunk = values[start:start + per_statement]
-                    cursor.execute(head + ",".join([placeholders] * len(chunk)),
-                                   [value for record in chunk for value in record])
+                with _as_sqlalchemy_error(dialect, head):
+                    for start in range(0, len(values), per_statement):
+                        # Belt and braces: callers wait before they roll back, but rows of a
+                        # transaction that has ended would commit on their own.
+                        if in_transaction and not dbapi.in_transaction:  # type: ignore[union-attr]
+                            raise RuntimeError("the transaction ended under a bulk insert")
+                        chunk = values[start:start + per_statement]
+                        cursor.execute(head + ",".join([placeholders] * len(chunk)),
+                                       [value for record in chunk for value in record])
         finally:
             cursor.close()
 
+    if not background:
+        insert()
+        return Pending()
     return Pending(insert)
+
+
+@contextmanager
+def _as_sqlalchemy_error(dialect: Dialect, statement: str) -> Iterator[None]:
+    """The driver's error as SQLAlchemy raises it elsewhere (`IntegrityError` for a duplicate
+    key, …), its parameters hidden: they are ciphertext and customer profile values."""
+    try:
+        yield
+    except dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(statement, None, error, dialect.loaded_dbapi.Error, hide_parameters=True,
+                                  dialect=dialect) from error
 
 
 def _bound(rows: Iterable[Mapping[str, Any]], names: Sequence[str], cols: Sequence[Any],

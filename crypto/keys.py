@@ -159,8 +159,7 @@ class LocalKeyProvider:
             version = self.active_version()
             aead = self._aead(version)
         nonces = os.urandom(12 * len(items))  # one draw from the OS for all
-        tail = version.to_bytes(4, "big")  # _bind's, once
-        return [Wrapped(version, _WRAP_FORMAT + nonce + aead.encrypt(nonce, dek, aad + tail))
+        return [Wrapped(version, _WRAP_FORMAT + nonce + aead.encrypt(nonce, dek, _bind(aad, version)))
                 for nonce, (dek, aad) in zip((nonces[i:i + 12] for i in range(0, len(nonces), 12)), items, strict=True)]
 
     def unwrap(self, kek_version: int, blob: bytes, aad: bytes) -> bytes:

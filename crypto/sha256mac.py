@@ -26,12 +26,11 @@ class KeyedHash:
     __slots__ = ("_inner", "_outer")
 
     def __init__(self, key: bytes) -> None:
-        block = hashlib.sha256().block_size
-        if len(key) > block:
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(block, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        if len(key) > _BLOCK:
+            key = _sha256(key).digest()
+        padded = int.from_bytes(key.ljust(_BLOCK, b"\0"), "big")
+        self._inner = _sha256((padded ^ _IPAD).to_bytes(_BLOCK, "big"))
+        self._outer = _sha256((padded ^ _OPAD).to_bytes(_BLOCK, "big"))
 
     def digest(self, message: bytes) -> bytes:
         inner = self._inner.copy()

@@ -23,8 +23,9 @@ from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from archive.auditing import Auditor
@@ -187,8 +188,10 @@ class CustomerImporter:
                         written.update(r.customer_id for r in new if r.customer_id)
                     done += len(part)
                     tick("checked", done, len(rows))
-            finally:
-                writing.wait()  # never leave the connection mid-statement, whatever happened
+            except BaseException:
+                writing.settle()  # never roll back under a running insert; the first error wins
+                raise
+            writing.wait()
             if not report.ok:
                 raise refuse(session, auditor, AuditAction.CUSTOMER_IMPORT, ImportRefused(_sorted(report)),
                              resource_type="customer", purpose=purpose or "", policy_version=decision.policy_version,
@@ -315,6 +318,14 @@ class CustomerImporter:
             {"customer_id": customer_id, "dek_version": 1, "wrapped_key": row.worked.wrapped_key,
              "kek_version": row.worked.kek_version, "state": DekState.ACTIVE.value, "created_at": now}
             for row, customer_id in zip(rows, ids, strict=True)], wait=False)
+        try:
+            return self._insert_customers(connection, principal, rows, ids, now, after=keys)
+        except BaseException:
+            keys.settle()  # the keys' insert must not outlive a failure (the caller rolls back)
+            raise
+
+    def _insert_customers(self, connection: Connection, principal: Principal, rows: list[_Row],
+                          ids: list[uuid.UUID | None], now: datetime, *, after: Pending) -> Pending:
         values = []
         for row, customer_id in zip(rows, ids, strict=True):
             assert row.department is not None
@@ -327,7 +338,7 @@ class CustomerImporter:
                 "record_bidx": row.worked.fingerprint, **row.new.profile, **row.worked.sealed,
             })
         return bulk_insert(connection, Customer.__table__, values, columns=sorted({k for v in values for k in v}),
-                           wait=False, after=keys)
+                           wait=False, after=after)
 
     def _correct(self, session: Session, registry: CustomerRegistry, principal: Principal,
                  decision: PurposeDecision, row: _Row) -> None:

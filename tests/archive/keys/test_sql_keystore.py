@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from sqlalchemy import Column, LargeBinary, MetaData, Table, Uuid, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from archive.datakeys import SqlKeyStore
 from archive.db import make_engine
@@ -16,6 +17,7 @@ from crypto.envelope import FieldCipher, FieldContext
 from crypto.errors import KeyDestroyed
 from crypto.keyring import KeyRing
 from crypto.keys import LocalKeyProvider, generate_local_keys
+from crypto.keystore import DekState, WrappedDek
 from crypto.streaming import BlobCipher
 from tests.crypto.keystore_contract import check_keystore
 
@@ -70,3 +72,15 @@ def test_rotation_with_concurrent_readers_on_the_sql_store(committed_engine, tmp
     from tests.crypto.test_rotation import run_rotation
 
     run_rotation(tmp_path, SqlKeyStore(committed_engine))
+
+
+def test_inserting_a_key_that_exists_fails_as_an_integrity_error_and_stores_nothing(committed_engine):
+    store = SqlKeyStore(committed_engine)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    store.insert_many([WrappedDek(first, 1, b"w" * 60, 1, DekState.ACTIVE)])
+    with pytest.raises(IntegrityError):
+        store.insert_many([WrappedDek(second, 1, b"w" * 60, 1, DekState.ACTIVE),
+                           WrappedDek(first, 1, b"x" * 60, 1, DekState.ACTIVE)])
+    assert store.get(second, 1) is None  # all or nothing
+    stored = store.get(first, 1)
+    assert stored is not None and stored.wrapped_key == b"w" * 60
