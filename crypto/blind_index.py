@@ -16,7 +16,7 @@ import os
 import re
 import threading
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 
@@ -232,6 +232,28 @@ class PinnedIndex:
         except InvalidIndexValue:
             return []
         return [prefix + keyed.digest(text)[:MAC_BYTES].hex() for prefix, keyed in self._by_kind[kind]]
+
+    def hex_candidates_many(self, kind: IndexKind, values: Sequence[str]) -> list[list[str]]:
+        """`hex_candidates` of each value, the MACs of a whole batch computed in one C call per
+        live version (the bulk-import path)."""
+        texts: list[bytes] = []
+        indexable: list[int] = []  # positions of the values left with something to index
+        for at, value in enumerate(values):
+            try:
+                texts.append(normalise(kind, value).encode())
+            except InvalidIndexValue:
+                continue
+            indexable.append(at)
+        per_version = [keyed.hex_many(texts, prefix, MAC_BYTES) for prefix, keyed in self._by_kind[kind]]
+        out: list[list[str]] = [[] for _ in values]
+        for n, at in enumerate(indexable):
+            out[at] = [hexes[n] for hexes in per_version]
+        return out
+
+    def hex_many(self, kind: IndexKind, values: Sequence[str]) -> list[str]:
+        """`compute(kind, value).hex()` of each value (the active version), in one C call."""
+        prefix, keyed = self._by_kind[kind][0]
+        return keyed.hex_many([normalise(kind, value).encode() for value in values], prefix, MAC_BYTES)
 
 
 def rotate_index_key(directory: Path) -> int:

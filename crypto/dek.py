@@ -23,6 +23,7 @@ from crypto.errors import KeyLimitReached
 from crypto.sha256mac import hkdf
 
 DEK_BYTES = 32
+FIELD_KEY_INFO = b"crypto/field/v1"  # HKDF info of the field-value subkey
 FIELD_FORMAT = 1  # first byte of every sealed field value (crypto.envelope)
 NONCE_LIMIT = 2**30
 MAX_DEK_VERSION = 2**32 - 1
@@ -41,7 +42,7 @@ class Dek:
         self.customer_id = customer_id
         self.version = version
         # Built once per unwrap and kept in the DEK cache: the hot path reuses both.
-        self.aead = AESGCM(hkdf(key, salt=None, info=b"crypto/field/v1"))
+        self.aead = AESGCM(hkdf(key, salt=None, info=FIELD_KEY_INFO))
         self.header = bytes((FIELD_FORMAT,)) + version.to_bytes(4, "big")
         self.limit = limit
         self._blob_root = key

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from crypto._cache import TtlLru
 from crypto.dek import DEK_BYTES, NONCE_LIMIT, Dek
+from crypto.envelope import seal_new_rows
 from crypto.errors import (
     CryptoError,
     KeyDestroyed,
@@ -109,18 +110,35 @@ class KeyRing:
         seals). If that transaction fails, call `forget_many`."""
         generation = self._cache.generation
         made: list[tuple[WrappedDek, Dek]] = []
-        random = secrets.token_bytes(DEK_BYTES * len(customer_ids))  # one draw from the OS for all
-        keys = [random[n * DEK_BYTES:(n + 1) * DEK_BYTES] for n in range(len(customer_ids))]
-        pairs = [(key, wrap_aad(customer_id, 1)) for key, customer_id in zip(keys, customer_ids, strict=True)]
-        wrap_many = getattr(self.provider, "wrap_many", None)
-        wrapped_all = wrap_many(pairs) if wrap_many is not None else [self.provider.wrap(k, a) for k, a in pairs]
-        for customer_id, key, wrapped in zip(customer_ids, keys, wrapped_all, strict=True):
-            dek = Dek(customer_id, 1, key, limit=self._nonce_limit)
-            made.append((WrappedDek(customer_id, 1, wrapped.blob, wrapped.kek_version, DekState.ACTIVE), dek))
+        random, wrapped_all = self._new_wrapped(customer_ids)
+        for n, (customer_id, wrapped) in enumerate(zip(customer_ids, wrapped_all, strict=True)):
+            dek = Dek(customer_id, 1, random[n * DEK_BYTES:(n + 1) * DEK_BYTES], limit=self._nonce_limit)
+            made.append((wrapped, dek))
             if cache:
                 self._cache.put((customer_id.int, _ACTIVE), dek, generation=generation)
                 self._cache.put((customer_id.int, 1), dek, generation=generation)
         return made
+
+    def seal_with_new_deks(self, table: str, columns: Sequence[str], customer_ids: Sequence[uuid.UUID],
+                           rows: list[tuple[bytes | None, ...]]) -> tuple[list[WrappedDek], list[list[bytes | None]]]:
+        """Version-1 DEKs for brand-new customers, wrapped for the caller to store (in the same
+        transaction as the rows, as with `prepare_deks`), and each row's values (one per column,
+        or None) sealed under its customer's key — the row id being the customer id, as in the
+        customers table — in one call into crypto/_bulk.c (`envelope.seal_new_rows`). The open
+        keys never leave this call and are not cached: a bulk import only seals with them."""
+        random, wrapped = self._new_wrapped(customer_ids)
+        return wrapped, seal_new_rows(table, columns, random, customer_ids, rows)
+
+    def _new_wrapped(self, customer_ids: Sequence[uuid.UUID]) -> tuple[bytes, list[WrappedDek]]:
+        """Fresh key bytes for each customer (32 each, one draw from the OS for all), and each
+        wrapped as version 1 by the active KEK."""
+        random = secrets.token_bytes(DEK_BYTES * len(customer_ids))
+        pairs = [(random[n * DEK_BYTES:(n + 1) * DEK_BYTES], wrap_aad(customer_id, 1))
+                 for n, customer_id in enumerate(customer_ids)]
+        wrap_many = getattr(self.provider, "wrap_many", None)
+        wrapped_all = wrap_many(pairs) if wrap_many is not None else [self.provider.wrap(k, a) for k, a in pairs]
+        return random, [WrappedDek(customer_id, 1, wrapped.blob, wrapped.kek_version, DekState.ACTIVE)
+                        for customer_id, wrapped in zip(customer_ids, wrapped_all, strict=True)]
 
     def forget_many(self, customer_ids: Sequence[uuid.UUID]) -> None:
         gone = {c.int for c in customer_ids}

@@ -11,7 +11,6 @@ only as long as one part's sealing.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,12 +18,10 @@ from datetime import date
 
 from archive.customers.intake import NOT_COMPARABLE, PUBLIC_NAME_KINDS, company_key
 from archive.customers.models import INDEXED_FIELDS
-from archive.customers.service import NewCustomer, index_kind, seal_columns
+from archive.customers.service import NewCustomer, columns_of, index_kind
 from archive.customers.validation import parse_new_customer
 from archive.db import new_id
 from crypto.blind_index import IndexKind, PinnedIndex
-from crypto.dek import Dek
-from crypto.envelope import NONCE_BYTES, FieldCipher
 from crypto.keyring import KeyRing
 
 PART = 500  # rows per part: one register query and two bulk inserts each
@@ -68,7 +65,8 @@ def canonical(raw: Mapping[str, str], header: Sequence[str]) -> str:
 
 def work(keys: Keys, rows: Rows) -> list[Worked]:
     out: list[Worked] = []
-    clean: list[Worked] = []
+    parsed: list[Worked] = []
+    canonicals: list[str] = []
     today = date.today()
     for line, raw in rows:
         if "__extra__" in raw:
@@ -77,54 +75,51 @@ def work(keys: Keys, rows: Rows) -> list[Worked]:
         new, errors = parse_new_customer(raw, today=today)
         item = Worked(line, raw.get("code", ""), [(e.field, e.message) for e in errors], new)
         out.append(item)
-        if new is None or not item.code:
-            continue
-        public = new.kind in PUBLIC_NAME_KINDS  # its name is compared in clear, not indexed
-        values = {"name": None if public else new.name, **new.sensitive}
-        hexes = keys.index.hex_candidates
-        item.indexes = {f: hexes(_INDEX_KINDS[f], value) for f in INDEXED_FIELDS if (value := values.get(f))}
+        if new is not None and item.code:
+            parsed.append(item)
+            canonicals.append(canonical(raw, keys.header))
+    # The blind indexes a field at a time over the part: one call into C per field and key
+    # version (crypto/_bulk.c) instead of a few Python calls per value.
+    for item in parsed:
+        item.indexes = {}
+    for field in INDEXED_FIELDS:
+        holders, values = [], []
+        for item in parsed:
+            new = item.new
+            assert new is not None
+            value = (None if new.kind in PUBLIC_NAME_KINDS else new.name) if field == "name" else \
+                new.sensitive.get(field)
+            if value:
+                holders.append(item)
+                values.append(value)
+        for item, hexes in zip(holders, keys.index.hex_candidates_many(_INDEX_KINDS[field], values), strict=True):
+            item.indexes[field] = hexes  # type: ignore[index]
+    for item, fingerprint in zip(parsed, keys.index.hex_many(IndexKind.RECORD, canonicals), strict=True):
+        assert item.new is not None
+        assert item.indexes is not None
         item.problems += [(f, NOT_COMPARABLE if f == "name" else "nothing left to compare once normalised")
                           for f, hexes in item.indexes.items() if not hexes]
-        item.fingerprint = keys.index.compute(IndexKind.RECORD, canonical(raw, keys.header)).hex()
-        item.name_key = company_key(new.name) if public else None
-        if public and not item.name_key:
-            item.problems.append(("name", NOT_COMPARABLE))
-        if not item.problems:
-            clean.append(item)
-    _seal(keys, clean)
+        item.fingerprint = fingerprint
+        if item.new.kind in PUBLIC_NAME_KINDS:  # its name is compared in clear, not indexed
+            item.name_key = company_key(item.new.name)
+            if not item.name_key:
+                item.problems.append(("name", NOT_COMPARABLE))
+    _seal(keys, [item for item in parsed if not item.problems])
     return out
 
 
 def _seal(keys: Keys, items: list[Worked]) -> None:
+    """Fresh ids and data keys for the clean rows, and their fields sealed under them, the whole
+    part in one call (`KeyRing.seal_with_new_deks`)."""
     if not items:
         return
+    news = [item.new for item in items if item.new is not None]
+    columns = ("name", *sorted({f for new in news for f, v in new.sensitive.items() if v is not None}))
+    values = [(new.name.encode(), *[None if (v := new.sensitive.get(f)) is None else v.encode() for f in columns[1:]])
+              for new in news]
     ids = [new_id() for _ in items]
-    made = keys.ring.prepare_deks(ids, cache=False)  # stored by the importer, with the rows, or never
-    cipher = FieldCipher(_Fresh({dek.customer_id: dek for _, dek in made}))
-    # Only the values there are: each one sealed uses exactly its own 12 bytes of the draw below.
-    values = [{f: v for f, v in {"name": item.new.name, **item.new.sensitive}.items() if v is not None}
-              for item in items if item.new is not None]
-    # The part's field nonces in one draw from the OS (a system call per row costs more than
-    # sealing a field), each 12-byte slice used once.
-    random = os.urandom(NONCE_BYTES * sum(map(len, values)))
-    at = 0
-    for item, customer_id, (wrapped, _), fields in zip(items, ids, made, values, strict=True):
-        assert item.new is not None
-        item.customer_id, item.wrapped_key, item.kek_version = customer_id, wrapped.wrapped_key, wrapped.kek_version
-        end = at + NONCE_BYTES * len(fields)
-        item.sealed = seal_columns(cipher, keys.index, customer_id, item.new.kind, fields, item.indexes,
-                                   name_key=item.name_key, nonces=random[at:end])
-        at = end
-
-
-class _Fresh:
-    """Brand-new data keys, for sealing (no cache, no store round trip)."""
-
-    def __init__(self, deks: dict[uuid.UUID, Dek]) -> None:
-        self.deks = deks
-
-    def dek_for_encrypt(self, customer_id: uuid.UUID) -> Dek:
-        return self.deks[customer_id]
-
-    def dek_for_decrypt(self, customer_id: uuid.UUID, dek_version: int) -> Dek:
-        raise KeyError("fresh keys only seal")
+    wrapped, sealed = keys.ring.seal_with_new_deks("customers", columns, ids, values)
+    for item, new, customer_id, key, row in zip(items, news, ids, wrapped, sealed, strict=True):
+        item.customer_id, item.wrapped_key, item.kek_version = customer_id, key.wrapped_key, key.kek_version
+        item.sealed = columns_of(keys.index, new.kind, {"name": new.name, **new.sensitive},
+                                 dict(zip(columns, row, strict=True)), item.indexes, name_key=item.name_key)

@@ -83,15 +83,21 @@ class Indexer(Protocol):
 
 def seal_columns(cipher: FieldCipher, index: Indexer, customer_id: uuid.UUID, kind: str,
                  sensitive: Mapping[str, str | None], indexes: Mapping[str, list[str]] | None = None, *,
-                 name_key: str | None = None, nonces: bytes | None = None) -> dict[str, object]:
+                 name_key: str | None = None) -> dict[str, object]:
     """Column values for a customer's sensitive fields: each sealed on its own (AAD binds
     table, column, row and customer), blind indexes for the searchable ones, and the public name
     of an enterprise or institution in clear (compared by its `name_key`, so it needs no blind
-    index). `indexes`, `name_key` and `nonces` (see `FieldCipher.encrypt_row`) pass values the
-    caller computed or drew already."""
+    index). `indexes` and `name_key` pass values the caller computed already."""
     sealed = cipher.encrypt_row("customers", customer_id, customer_id,
-                                {f: v.encode() for f, v in sensitive.items() if v is not None}, nonces=nonces)
-    columns: dict[str, object] = {_CT[f]: value for f, value in sealed.items()}
+                                {f: v.encode() for f, v in sensitive.items() if v is not None})
+    return columns_of(index, kind, sensitive, sealed, indexes, name_key=name_key)
+
+
+def columns_of(index: Indexer, kind: str, sensitive: Mapping[str, str | None], sealed: Mapping[str, bytes | None],
+               indexes: Mapping[str, list[str]] | None = None, *, name_key: str | None = None) -> dict[str, object]:
+    """`seal_columns` once the values are sealed (`sealed`: field -> sealed value, or None for
+    a field without one), e.g. a whole import part at a time (archive/customers/rowwork)."""
+    columns: dict[str, object] = {_CT[f]: value for f, value in sealed.items() if value is not None}
     public = kind in PUBLIC_NAME_KINDS
     name = sensitive.get("name")
     if public and name:

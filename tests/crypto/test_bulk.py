@@ -1,0 +1,149 @@
+"""crypto/_bulk.c, the bulk-import crypto in C, equals the Python reference it replaces on the
+import path — byte for byte, on random inputs — and refuses malformed arguments."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crypto import _bulk
+from crypto.blind_index import BlindIndex, IndexKind
+from crypto.dek import FIELD_KEY_INFO, Dek
+from crypto.envelope import FieldCipher, FieldContext, _prefix, seal_new_rows
+from crypto.errors import WrongContext
+from crypto.sha256mac import KeyedHash
+from tests.crypto.helpers import make_ring
+
+COLUMNS = ("name", "phone", "email", "address", "id_number", "credit_rating")
+HEADER_V1 = b"\x01\x00\x00\x00\x01"
+values = st.none() | st.binary(max_size=300)
+rows = st.lists(st.tuples(*[values] * len(COLUMNS)), min_size=1, max_size=8)
+
+
+class _Keys:
+    """A `DekSource` of fixed data keys, by customer."""
+
+    def __init__(self, deks: dict[uuid.UUID, Dek]) -> None:
+        self.deks = deks
+
+    def dek_for_encrypt(self, customer_id: uuid.UUID) -> Dek:
+        return self.deks[customer_id]
+
+    def dek_for_decrypt(self, customer_id: uuid.UUID, dek_version: int) -> Dek:
+        assert dek_version == 1
+        return self.deks[customer_id]
+
+
+@given(key=st.binary(max_size=200), messages=st.lists(st.binary(max_size=300), max_size=20),
+       prefix=st.text(alphabet="0123456789abcdef", max_size=6), take=st.integers(1, 32))
+def test_mac_hex_is_truncated_hmac_sha256_in_hex(key: bytes, messages: list[bytes], prefix: str, take: int) -> None:
+    expected = [prefix + hmac.digest(key, m, "sha256")[:take].hex() for m in messages]
+    assert _bulk.mac_hex(key, messages, prefix, take) == expected
+    assert KeyedHash(key).hex_many(messages, prefix, take) == expected
+
+
+@given(texts=st.lists(st.text(max_size=40), max_size=20))
+@settings(deadline=None)
+def test_a_batch_of_blind_indexes_equals_them_one_by_one(texts: list[str]) -> None:
+    pinned = BlindIndex({1: bytes(32), 2: bytes(range(32))}).pinned()
+    for kind in (IndexKind.PHONE, IndexKind.NAME, IndexKind.ID_NUMBER, IndexKind.EMAIL):
+        assert pinned.hex_candidates_many(kind, texts) == [pinned.hex_candidates(kind, t) for t in texts]
+
+
+def test_a_batch_of_fingerprints_equals_them_one_by_one() -> None:
+    pinned = BlindIndex({3: os.urandom(32)}).pinned()
+    texts = ["a\x1fb", " 周\x1f1 ", "x" * 5000]
+    assert pinned.hex_many(IndexKind.RECORD, texts) == [pinned.compute(IndexKind.RECORD, t).hex() for t in texts]
+
+
+@given(rows=rows)
+@settings(deadline=None, max_examples=60)
+def test_seal_rows_equals_encrypt_row_under_the_same_key_and_nonces(rows: list[tuple[bytes | None, ...]]) -> None:
+    ids = [uuid.uuid4() for _ in rows]
+    keys = os.urandom(32 * len(rows))
+    nonces = os.urandom(12 * sum(v is not None for row in rows for v in row))
+    sealed = _bulk.seal_rows(keys, FIELD_KEY_INFO, HEADER_V1, b"".join(((c.int << 136) | c.int).to_bytes(33, "big")
+                                                                        for c in ids),
+                             tuple(_prefix("customers", c) for c in COLUMNS), rows, nonces)
+    at = 0
+    for n, (customer, row, out) in enumerate(zip(ids, rows, sealed, strict=True)):
+        present = {c: v for c, v in zip(COLUMNS, row, strict=True) if v is not None}
+        cipher = FieldCipher(_Keys({customer: Dek(customer, 1, keys[32 * n:32 * n + 32])}))
+        drawn = nonces[at:at + 12 * len(present)]
+        at += 12 * len(present)
+        expected = cipher.encrypt_row("customers", customer, customer, present, nonces=drawn)
+        assert out == [expected.get(c) for c in COLUMNS]
+
+
+def test_new_rows_open_through_the_field_cipher_each_bound_to_its_place() -> None:
+    ids = [uuid.uuid4() for _ in range(3)]
+    rows: list[tuple[bytes | None, ...]] = [(b"n0", None, b"e0", None, None, None),
+                                           (b"n1", b"p1", None, b"a1", b"i1", b"AA"), (b"n2",) + (None,) * 5]
+    keys = os.urandom(96)
+    sealed = seal_new_rows("customers", COLUMNS, keys, ids, rows)
+    cipher = FieldCipher(_Keys({c: Dek(c, 1, keys[32 * n:32 * n + 32]) for n, c in enumerate(ids)}))
+    nonces = set()
+    for customer, row, out in zip(ids, rows, sealed, strict=True):
+        for column, value, blob in zip(COLUMNS, row, out, strict=True):
+            assert (blob is None) == (value is None)
+            if blob is None:
+                continue
+            nonces.add(blob[9:21])
+            assert cipher.decrypt(FieldContext("customers", column, customer, customer), blob) == value
+            other = ids[(ids.index(customer) + 1) % len(ids)]
+            with pytest.raises(WrongContext):  # moved to another customer's row
+                cipher.decrypt(FieldContext("customers", column, other, other), blob)
+    assert len(nonces) == 8  # a fresh nonce for every value
+
+
+def test_the_ring_wraps_the_keys_it_sealed_with(tmp_path: Path) -> None:
+    ring = make_ring(tmp_path)
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    wrapped, sealed = ring.seal_with_new_deks("customers", ("name", "phone"), ids, [(b"a", b"1"), (b"b", None)])
+    for key in wrapped:
+        ring.store.insert(key)
+    cipher = FieldCipher(ring)
+    assert [w.dek_version for w in wrapped] == [1, 1]
+    assert cipher.decrypt(FieldContext("customers", "name", ids[0], ids[0]), sealed[0][0] or b"") == b"a"
+    assert cipher.decrypt(FieldContext("customers", "phone", ids[0], ids[0]), sealed[0][1] or b"") == b"1"
+    assert cipher.decrypt(FieldContext("customers", "name", ids[1], ids[1]), sealed[1][0] or b"") == b"b"
+    assert sealed[1][1] is None
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    ((b"k" * 31, b"i", HEADER_V1, b"t" * 33, (b"p",), [(b"v",)], b"n" * 12), ValueError),  # short key
+    ((b"k" * 32, b"i", HEADER_V1, b"t" * 32, (b"p",), [(b"v",)], b"n" * 12), ValueError),  # short tail
+    ((b"k" * 32, b"i", b"\x01", b"t" * 33, (b"p",), [(b"v",)], b"n" * 12), ValueError),  # short header
+    ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, (b"p",), [(b"v",)], b"n" * 11), ValueError),  # too few nonces
+    ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, (b"p",), [(b"v",)], b"n" * 24), ValueError),  # nonces left over
+    ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, (b"p",), [(b"v", b"w")], b"n" * 24), ValueError),  # wider row
+    ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, (b"p",), [[b"v"]], b"n" * 12), ValueError),  # row not a tuple
+    ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, (b"p",), [("v",)], b"n" * 12), TypeError),  # text, not bytes
+    ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, ("p",), [(b"v",)], b"n" * 12), ValueError),  # text prefix
+    ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, (b"p" * 1000,), [(b"v",)], b"n" * 12), ValueError),  # long prefix
+    ((b"k" * 32, b"i" * 257, HEADER_V1, b"t" * 33, (b"p",), [(b"v",)], b"n" * 12), ValueError),  # long info
+])
+def test_seal_rows_refuses_malformed_arguments(args: tuple[object, ...], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        _bulk.seal_rows(*args)  # type: ignore[arg-type]
+
+
+def test_mac_hex_refuses_malformed_arguments() -> None:
+    for take in (0, 33):
+        with pytest.raises(ValueError, match="take"):
+            _bulk.mac_hex(b"k", [b"m"], "", take)
+    with pytest.raises(TypeError):
+        _bulk.mac_hex(b"k", ["m"], "", 16)  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="ASCII"):
+        _bulk.mac_hex(b"k", [b"m"], "é", 16)
+
+
+def test_seal_new_rows_checks_keys_against_rows() -> None:
+    with pytest.raises(ValueError, match="one 32-byte data key"):
+        seal_new_rows("customers", ("name",), os.urandom(32), [uuid.uuid4(), uuid.uuid4()], [(b"a",), (b"b",)])
