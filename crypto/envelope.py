@@ -121,13 +121,14 @@ def seal(dek: Dek, ctx: FieldContext, plaintext: bytes) -> bytes:
 
 
 def seal_new_rows(table: str, columns: Sequence[str], deks: bytes, customer_ids: Sequence[uuid.UUID],
-                  rows: list[tuple[bytes | None, ...]]) -> list[list[bytes | None]]:
+                  rows: list[tuple[bytes | str | None, ...]]) -> list[list[bytes | None]]:
     """Seal many rows' values, each row under its own brand-new version-1 data key (`deks`: 32
     raw bytes per row) in a table whose row id is the customer id (the customers table): equal,
     value for value, to `FieldCipher.encrypt_row(table, id, id, ...)` with a `Dek` of those bytes
     (tests/crypto/test_bulk.py), in one call into crypto/_bulk.c — the bulk-import path, where
-    a Python call per value cost more than the AES. Each row holds a value or None per column;
-    None stays None. The nonces are drawn from the OS at once, 12 bytes per value."""
+    a Python call per value cost more than the AES. Each row holds a value (bytes, or text
+    sealed as its UTF-8) or None per column; None stays None. The nonces are drawn from the OS
+    at once, 12 bytes per value."""
     if len(deks) != DEK_BYTES * len(customer_ids) or len(rows) != len(customer_ids):
         raise ValueError("one 32-byte data key and one row per customer")
     header = bytes((FIELD_FORMAT,)) + (1).to_bytes(4, "big")

@@ -110,35 +110,40 @@ class KeyRing:
         seals). If that transaction fails, call `forget_many`."""
         generation = self._cache.generation
         made: list[tuple[WrappedDek, Dek]] = []
-        random, wrapped_all = self._new_wrapped(customer_ids)
-        for n, (customer_id, wrapped) in enumerate(zip(customer_ids, wrapped_all, strict=True)):
+        random, wrapped = self._new_wrapped(customer_ids)
+        for n, (customer_id, (blob, kek_version)) in enumerate(zip(customer_ids, wrapped, strict=True)):
             dek = Dek(customer_id, 1, random[n * DEK_BYTES:(n + 1) * DEK_BYTES], limit=self._nonce_limit)
-            made.append((wrapped, dek))
+            made.append((WrappedDek(customer_id, 1, blob, kek_version, DekState.ACTIVE), dek))
             if cache:
                 self._cache.put((customer_id.int, _ACTIVE), dek, generation=generation)
                 self._cache.put((customer_id.int, 1), dek, generation=generation)
         return made
 
     def seal_with_new_deks(self, table: str, columns: Sequence[str], customer_ids: Sequence[uuid.UUID],
-                           rows: list[tuple[bytes | None, ...]]) -> tuple[list[WrappedDek], list[list[bytes | None]]]:
-        """Version-1 DEKs for brand-new customers, wrapped for the caller to store (in the same
-        transaction as the rows, as with `prepare_deks`), and each row's values (one per column,
-        or None) sealed under its customer's key — the row id being the customer id, as in the
-        customers table — in one call into crypto/_bulk.c (`envelope.seal_new_rows`). The open
-        keys never leave this call and are not cached: a bulk import only seals with them."""
+                           rows: list[tuple[bytes | str | None, ...]]
+                           ) -> tuple[list[tuple[bytes, int]], list[list[bytes | None]]]:
+        """Version-1 DEKs for brand-new customers, wrapped for the caller to store as active
+        version-1 keys (in the same transaction as the rows, as with `prepare_deks`): (wrapped
+        key, KEK version) per customer; and each row's values (one per column: bytes, text —
+        sealed as UTF-8 — or None) sealed under its customer's key, the row id being the
+        customer id as in the customers table, in one call into crypto/_bulk.c
+        (`envelope.seal_new_rows`). The open keys never leave this call and are not cached: a
+        bulk import only seals with them."""
         random, wrapped = self._new_wrapped(customer_ids)
         return wrapped, seal_new_rows(table, columns, random, customer_ids, rows)
 
-    def _new_wrapped(self, customer_ids: Sequence[uuid.UUID]) -> tuple[bytes, list[WrappedDek]]:
+    def _new_wrapped(self, customer_ids: Sequence[uuid.UUID]) -> tuple[bytes, list[tuple[bytes, int]]]:
         """Fresh key bytes for each customer (32 each, one draw from the OS for all), and each
-        wrapped as version 1 by the active KEK."""
+        wrapped as version 1 by the active KEK: (wrapped key, KEK version)."""
         random = secrets.token_bytes(DEK_BYTES * len(customer_ids))
-        pairs = [(random[n * DEK_BYTES:(n + 1) * DEK_BYTES], wrap_aad(customer_id, 1))
-                 for n, customer_id in enumerate(customer_ids)]
-        wrap_many = getattr(self.provider, "wrap_many", None)
-        wrapped_all = wrap_many(pairs) if wrap_many is not None else [self.provider.wrap(k, a) for k, a in pairs]
-        return random, [WrappedDek(customer_id, 1, wrapped.blob, wrapped.kek_version, DekState.ACTIVE)
-                        for customer_id, wrapped in zip(customer_ids, wrapped_all, strict=True)]
+        keys = [random[n:n + DEK_BYTES] for n in range(0, len(random), DEK_BYTES)]
+        aads = [wrap_aad(customer_id, 1) for customer_id in customer_ids]
+        wrap_batch = getattr(self.provider, "wrap_batch", None)
+        if wrap_batch is not None:
+            version, blobs = wrap_batch(keys, aads)
+            return random, [(blob, version) for blob in blobs]
+        return random, [(w.blob, w.kek_version) for w in map(self.provider.wrap, keys, aads)]
+
 
     def forget_many(self, customer_ids: Sequence[uuid.UUID]) -> None:
         gone = {c.int for c in customer_ids}

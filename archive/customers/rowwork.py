@@ -115,11 +115,11 @@ def _seal(keys: Keys, items: list[Worked]) -> None:
         return
     news = [item.new for item in items if item.new is not None]
     columns = ("name", *sorted({f for new in news for f, v in new.sensitive.items() if v is not None}))
-    values = [(new.name.encode(), *[None if (v := new.sensitive.get(f)) is None else v.encode() for f in columns[1:]])
-              for new in news]
+    rest = columns[1:]
+    values: list[tuple[bytes | str | None, ...]] = [(new.name, *map(new.sensitive.get, rest)) for new in news]
     ids = [new_id() for _ in items]
     wrapped, sealed = keys.ring.seal_with_new_deks("customers", columns, ids, values)
-    for item, new, customer_id, key, row in zip(items, news, ids, wrapped, sealed, strict=True):
-        item.customer_id, item.wrapped_key, item.kek_version = customer_id, key.wrapped_key, key.kek_version
+    for item, new, customer_id, (key, kek_version), row in zip(items, news, ids, wrapped, sealed, strict=True):
+        item.customer_id, item.wrapped_key, item.kek_version = customer_id, key, kek_version
         item.sealed = columns_of(keys.index, new.kind, {"name": new.name, **new.sensitive},
                                  dict(zip(columns, row, strict=True)), item.indexes, name_key=item.name_key)

@@ -16,7 +16,10 @@ from crypto import _bulk
 from crypto.blind_index import BlindIndex, IndexKind
 from crypto.dek import FIELD_KEY_INFO, Dek
 from crypto.envelope import FieldCipher, FieldContext, _prefix, seal_new_rows
-from crypto.errors import WrongContext
+from crypto.errors import TamperedCiphertext, WrongContext
+from crypto.keyring import wrap_aad
+from crypto.keys import LocalKeyProvider, generate_local_keys
+from crypto.keystore import DekState, WrappedDek
 from crypto.sha256mac import KeyedHash
 from tests.crypto.helpers import make_ring
 
@@ -105,15 +108,61 @@ def test_new_rows_open_through_the_field_cipher_each_bound_to_its_place() -> Non
 def test_the_ring_wraps_the_keys_it_sealed_with(tmp_path: Path) -> None:
     ring = make_ring(tmp_path)
     ids = [uuid.uuid4(), uuid.uuid4()]
-    wrapped, sealed = ring.seal_with_new_deks("customers", ("name", "phone"), ids, [(b"a", b"1"), (b"b", None)])
-    for key in wrapped:
-        ring.store.insert(key)
+    wrapped, sealed = ring.seal_with_new_deks("customers", ("name", "phone"), ids, [(b"a", "1"), ("b", None)])
+    for customer, (blob, kek_version) in zip(ids, wrapped, strict=True):
+        ring.store.insert(WrappedDek(customer, 1, blob, kek_version, DekState.ACTIVE))
     cipher = FieldCipher(ring)
-    assert [w.dek_version for w in wrapped] == [1, 1]
     assert cipher.decrypt(FieldContext("customers", "name", ids[0], ids[0]), sealed[0][0] or b"") == b"a"
     assert cipher.decrypt(FieldContext("customers", "phone", ids[0], ids[0]), sealed[0][1] or b"") == b"1"
     assert cipher.decrypt(FieldContext("customers", "name", ids[1], ids[1]), sealed[1][0] or b"") == b"b"
     assert sealed[1][1] is None
+
+
+@given(rows=rows)
+@settings(deadline=None, max_examples=20)
+def test_text_is_sealed_as_its_utf8(rows: list[tuple[bytes | None, ...]]) -> None:
+    texts = [tuple(None if v is None else v.decode("utf-8", "replace") for v in row) for row in rows]
+    as_bytes = [tuple(None if v is None else v.encode() for v in row) for row in texts]
+    args = (os.urandom(32 * len(rows)), FIELD_KEY_INFO, HEADER_V1, os.urandom(33 * len(rows)),
+            tuple(_prefix("customers", c) for c in COLUMNS))
+    nonces = os.urandom(12 * sum(v is not None for row in rows for v in row))
+    assert _bulk.seal_rows(*args, texts, nonces) == _bulk.seal_rows(*args, as_bytes, nonces)  # type: ignore[arg-type]
+    with pytest.raises(UnicodeEncodeError):  # a lone surrogate has no UTF-8, as with str.encode()
+        _bulk.seal_rows(os.urandom(32), FIELD_KEY_INFO, HEADER_V1, os.urandom(33), args[4][:1], [("\ud800",)],
+                        os.urandom(12))
+
+
+def test_a_batch_of_wrapped_keys_is_what_wrap_makes(tmp_path: Path) -> None:
+    generate_local_keys(tmp_path)
+    provider = LocalKeyProvider(tmp_path)
+    ids = [uuid.uuid4() for _ in range(5)]
+    deks, aads = [os.urandom(32) for _ in ids], [wrap_aad(c, 1) for c in ids]
+    version, blobs = provider.wrap_batch(deks, aads)
+    assert version == provider.active_version()
+    assert [provider.unwrap(version, blob, aad) for blob, aad in zip(blobs, aads, strict=True)] == deks
+    assert len({blob[1:13] for blob in blobs}) == len(blobs)  # a fresh nonce each
+    single = provider.wrap(deks[0], aads[0]).blob
+    assert len(single) == len(blobs[0])
+    assert single[:1] == blobs[0][:1]
+    with pytest.raises(TamperedCiphertext, match="failed authentication"):
+        provider.unwrap(version, blobs[0], aads[1])  # bound to its own customer
+
+
+def test_gcm_many_is_aes_gcm() -> None:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key, nonces = os.urandom(32), os.urandom(36)
+    plaintexts, aads = [b"", b"a" * 100, os.urandom(7)], [b"x", b"", b"z" * 70]
+    out = _bulk.gcm_many(key, b"\x07", plaintexts, aads, nonces)
+    for n, (sealed, plain, aad) in enumerate(zip(out, plaintexts, aads, strict=True)):
+        nonce = nonces[12 * n:12 * n + 12]
+        assert sealed == b"\x07" + nonce + AESGCM(key).encrypt(nonce, plain, aad)
+    for bad in ((b"k" * 31, b"", [b"a"], [b"b"], b"n" * 12), (key, b"", [b"a"], [], b"n" * 12),
+                (key, b"", [b"a"], [b"b"], b"n" * 11), (key, b"p" * 65, [b"a"], [b"b"], b"n" * 12)):
+        with pytest.raises(ValueError, match="32-byte key"):
+            _bulk.gcm_many(*bad)
+    with pytest.raises(TypeError):
+        _bulk.gcm_many(key, b"", ["a"], [b"b"], b"n" * 12)  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize(("args", "error"), [
@@ -124,7 +173,7 @@ def test_the_ring_wraps_the_keys_it_sealed_with(tmp_path: Path) -> None:
     ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, (b"p",), [(b"v",)], b"n" * 24), ValueError),  # nonces left over
     ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, (b"p",), [(b"v", b"w")], b"n" * 24), ValueError),  # wider row
     ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, (b"p",), [[b"v"]], b"n" * 12), ValueError),  # row not a tuple
-    ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, (b"p",), [("v",)], b"n" * 12), TypeError),  # text, not bytes
+    ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, (b"p",), [(1,)], b"n" * 12), TypeError),  # neither bytes nor text
     ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, ("p",), [(b"v",)], b"n" * 12), ValueError),  # text prefix
     ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, (b"p" * 1000,), [(b"v",)], b"n" * 12), ValueError),  # long prefix
     ((b"k" * 32, b"i" * 257, HEADER_V1, b"t" * 33, (b"p",), [(b"v",)], b"n" * 12), ValueError),  # long info
