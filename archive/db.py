@@ -259,12 +259,12 @@ def _sqlite_insert(connection: Connection, table: FromClause, rows: Sequence[Map
     groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(row), []).append(row)
-    statements: list[tuple[str, str, int, list[list[Any]]]] = []
+    statements: list[tuple[str, str, int, list[tuple[Any, ...]]]] = []
     for keys, members in groups.items():
         held = [k for k in keys if k in wanted]
         group = held + [n for n in defaulted if n not in held] or names  # none held: NULLs
         cols = [table.c[n] for n in group]
-        values = list(_bound(members, group, cols, dialect))
+        values = _bound(members, group, cols, dialect)
         # Table and column names come from the metadata, never from input.
         head = f"INSERT INTO {quote(_name(table))} ({', '.join(quote(c.name) for c in cols)}) VALUES "  # noqa: S608
         # As many rows per statement as the library binds parameters (32,766 by default), up to
@@ -311,26 +311,30 @@ def _as_sqlalchemy_error(dialect: Dialect, statement: str) -> Iterator[None]:
 
 
 def _bound(rows: Iterable[Mapping[str, Any]], names: Sequence[str], cols: Sequence[Any],
-           dialect: Dialect) -> Iterator[list[Any]]:
-    """Each row's values in `names` order, as the driver takes them (a missing one is None)."""
-    convert = [(i, c) for i, c in enumerate(_bind_converter(c, dialect) for c in cols) if c is not None]
+           dialect: Dialect) -> list[tuple[Any, ...]]:
+    """Each row's values in `names` order, as the driver takes them (a missing one is None):
+    picked a row at a time, converted a column at a time (a list comprehension per column
+    instead of a Python loop over the converters of every row)."""
     every = operator.itemgetter(*names)
     width = len(names)
+    picked: list[tuple[Any, ...]] = []
     for row in rows:
         # A row holding exactly the columns (on SQLite every row: its groups are by the columns
         # held) is read by one C-level call; any other row name by name.
         value = None
         if len(row) == width:
             try:  # noqa: SIM105 (suppress() costs a context manager per row)
-                value = list(every(row)) if width > 1 else [every(row)]
+                value = every(row) if width > 1 else (every(row),)
             except KeyError:
                 pass
-        if value is None:
-            value = [row.get(n) for n in names]
-        for i, converter in convert:
-            if value[i] is not None:
-                value[i] = converter(value[i])
-        yield value
+        picked.append(value if value is not None else tuple([row.get(n) for n in names]))
+    convert = [(i, c) for i, c in enumerate(_bind_converter(c, dialect) for c in cols) if c is not None]
+    if not picked or not convert:
+        return picked
+    columns: list[Sequence[Any]] = list(zip(*picked, strict=True))
+    for i, converter in convert:
+        columns[i] = [None if v is None else converter(v) for v in columns[i]]
+    return list(zip(*columns, strict=True))
 
 
 def _name(table: FromClause) -> str:

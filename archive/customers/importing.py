@@ -391,9 +391,10 @@ class _Directory:
         """Registered customers with these codes (ids first: most files are mostly new)."""
         if not codes:
             return []
-        dialect = self.session.get_bind().dialect.name
-        found = self.session.scalars(select(Customer.id).where(one_of(Customer.code, sorted(codes), dialect)))
-        hits = [h for h in found if h not in without]
+        connection = self.session.connection()  # Core: no ORM compile state for a query per part
+        table = Customer.__table__.c
+        found = connection.execute(select(table.id).where(one_of(table.code, sorted(codes), connection.dialect.name)))
+        hits = [h for (h,) in found if h not in without]
         return list(self.session.scalars(select(Customer).where(Customer.id.in_(hits)))) if hits else []
 
 

@@ -27,6 +27,7 @@ from archive.db import one_of
 from crypto.blind_index import IndexKind
 from crypto.errors import InvalidIndexValue
 
+_CUSTOMERS = Customer.__table__
 SIMILAR_NAME = 92  # rapidfuzz ratio (0–100) from which two company names are flagged
 PUBLIC_NAME_KINDS = ("enterprise", "institution")
 # Legal-form words that do not tell two companies apart (a name is compared without them).
@@ -146,13 +147,15 @@ class DuplicateCheck:
 
     def _registered(self, wanted: Mapping[str, set[str]]) -> list[_Registered]:
         """Registered customers holding any of the wanted index values, in one query per part."""
-        columns = [(getattr(Customer, f"{field}_bidx"), sorted(hexes)) for field, hexes in wanted.items() if hexes]
+        table = _CUSTOMERS.c
+        columns = [(table[f"{field}_bidx"], sorted(hexes)) for field, hexes in wanted.items() if hexes]
         if not columns:
             return []
-        dialect = self.session.get_bind().dialect.name
-        found = [_Registered(*row) for row in self.session.execute(
-            select(Customer.id, Customer.code, Customer.id_number_bidx, Customer.tax_number_bidx,
-                   Customer.phone_bidx, Customer.name_bidx)
+        connection = self.session.connection()  # Core: no ORM compile state for a query per part
+        dialect = connection.dialect.name
+        found = [_Registered(*row) for row in connection.execute(
+            select(table.id, table.code, table.id_number_bidx, table.tax_number_bidx, table.phone_bidx,
+                   table.name_bidx)
             .where(or_(*(one_of(column, hexes, dialect) for column, hexes in columns))))]
         return [r for r in found if r.id not in self.own] if self.own else found
 
@@ -210,8 +213,9 @@ class DuplicateCheck:
         if not public:
             return
         if self._company_names is None:  # once per file (rows it writes later are not in it)
-            self._company_names = [(r.id, r.code, r.name_key) for r in self.session.execute(
-                select(Customer.id, Customer.code, Customer.name_key).where(Customer.name_key.is_not(None)))
+            table = _CUSTOMERS.c
+            self._company_names = [(r.id, r.code, r.name_key) for r in self.session.connection().execute(
+                select(table.id, table.code, table.name_key).where(table.name_key.is_not(None)))
                 if r.id not in self.own]
         registered = self._company_names
         keys = [r[2] for r in registered]
