@@ -39,6 +39,10 @@ def parse_new_customer(fields: Mapping[str, object], *,
     dates that may not lie in the future) lets an import look up the date once per part."""
     # Text is stripped inline (an import calls this for every row); anything else via _clean.
     v = {k: (x.strip() or None) if x.__class__ is str else _clean(x) for k, x in fields.items()}
+    return _parse(v, today)
+
+
+def _parse(v: dict[str, str | None], today: date | None) -> tuple[NewCustomer | None, list[FieldError]]:
     errors: list[FieldError] = []
 
     def bad(field: str, message: str) -> None:
@@ -68,7 +72,9 @@ def parse_new_customer(fields: Mapping[str, object], *,
     if email and not EMAIL.fullmatch(email):
         bad("email", "an address like name@example.com")
     volume = v.get("annual_volume")
-    if volume:
+    if volume and len(volume) < 19 and volume.isascii() and volume.isdigit():
+        v["annual_volume"] = str(int(volume))  # what Decimal gives a plain integer, without its cost
+    elif volume:
         try:
             amount = Decimal(volume.replace(",", ""))
             if not amount.is_finite() or amount < 0:
