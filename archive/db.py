@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, ClassVar
 
 import structlog
@@ -289,7 +290,7 @@ def _sqlite_insert(connection: Connection, table: FromClause, rows: Sequence[Map
                             raise RuntimeError("the transaction ended under a bulk insert")
                         chunk = values[start:start + per_statement]
                         cursor.execute(head + ",".join([placeholders] * len(chunk)),
-                                       [value for record in chunk for value in record])
+                                       list(chain.from_iterable(chunk)))
         finally:
             cursor.close()
 

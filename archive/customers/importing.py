@@ -337,7 +337,7 @@ class CustomerImporter:
                 "verification_status": "unverified", "risk_level": "unassessed",
                 "record_bidx": row.worked.fingerprint, **row.new.profile, **row.worked.sealed,
             })
-        return bulk_insert(connection, Customer.__table__, values, columns=sorted({k for v in values for k in v}),
+        return bulk_insert(connection, Customer.__table__, values, columns=sorted(set().union(*values)),
                            wait=False, after=after)
 
     def _correct(self, session: Session, registry: CustomerRegistry, principal: Principal,

@@ -11,14 +11,15 @@ only as long as one part's sealing.
 
 from __future__ import annotations
 
+import operator
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from archive.customers.intake import NOT_COMPARABLE, PUBLIC_NAME_KINDS, company_key
 from archive.customers.models import INDEXED_FIELDS
-from archive.customers.service import NewCustomer, columns_of, index_kind
+from archive.customers.service import NewCustomer, index_kind, indexed_columns
 from archive.customers.validation import parse_new_customer
 from archive.db import new_id
 from crypto.blind_index import IndexKind, PinnedIndex
@@ -63,10 +64,27 @@ def canonical(raw: Mapping[str, str], header: Sequence[str]) -> str:
     return "\x1f".join([raw.get(c, "") for c in header if c != "code"])
 
 
+def _canonical_of(header: Sequence[str]) -> Callable[[Mapping[str, str]], str]:
+    """`canonical` for one header, reading a row that holds every column in one C-level call."""
+    columns = [c for c in header if c != "code"]
+    if len(columns) < 2:
+        return lambda raw: canonical(raw, header)
+    pick = operator.itemgetter(*columns)
+
+    def of(raw: Mapping[str, str]) -> str:
+        try:
+            return "\x1f".join(pick(raw))
+        except KeyError:  # a row without some column (not from read_csv)
+            return canonical(raw, header)
+
+    return of
+
+
 def work(keys: Keys, rows: Rows) -> list[Worked]:
     out: list[Worked] = []
     parsed: list[Worked] = []
     canonicals: list[str] = []
+    canonical_of = _canonical_of(keys.header)
     today = date.today()
     for line, raw in rows:
         if "__extra__" in raw:
@@ -77,7 +95,7 @@ def work(keys: Keys, rows: Rows) -> list[Worked]:
         out.append(item)
         if new is not None and item.code:
             parsed.append(item)
-            canonicals.append(canonical(raw, keys.header))
+            canonicals.append(canonical_of(raw))
     # The blind indexes a field at a time over the part: one call into C per field and key
     # version (crypto/_bulk.c) instead of a few Python calls per value.
     for item in parsed:
@@ -121,5 +139,5 @@ def _seal(keys: Keys, items: list[Worked]) -> None:
     wrapped, sealed = keys.ring.seal_with_new_deks("customers", columns, ids, values)
     for item, new, customer_id, (key, kek_version), row in zip(items, news, ids, wrapped, sealed, strict=True):
         item.customer_id, item.wrapped_key, item.kek_version = customer_id, key, kek_version
-        item.sealed = columns_of(keys.index, new.kind, {"name": new.name, **new.sensitive},
-                                 dict(zip(columns, row, strict=True)), item.indexes, name_key=item.name_key)
+        assert item.indexes is not None
+        item.sealed = indexed_columns(new.kind, new.name, item.name_key, columns, row, item.indexes)
