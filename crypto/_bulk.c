@@ -24,9 +24,13 @@
  * has it). Key bytes live in stack buffers that are wiped before return.
  */
 #define PY_SSIZE_T_CLEAN
+/* SHA256_Init/Update/Final are marked deprecated in OpenSSL 3 (in favour of EVP) but kept and
+ * supported; see hmac_init for why they are used. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <Python.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -41,38 +45,31 @@
 #define MAX_COLUMNS 64
 
 /* Fetched once at import: an implicit fetch by name on every init costs more than the work. */
-static EVP_MD *sha256;
 static EVP_CIPHER *aes_256_gcm;
 
+/* HMAC-SHA256 on OpenSSL's SHA-256 block functions, its key schedule hashed once: each MAC
+ * copies two primed states (plain structs) instead of going through EVP's provider dispatch,
+ * which costs more than the hashing for the short messages here. */
 typedef struct {
-    EVP_MD_CTX *inner, *outer, *work;
+    SHA256_CTX inner, outer;
 } Hmac;
 
-static void hmac_free(Hmac *h) {
-    EVP_MD_CTX_free(h->inner);
-    EVP_MD_CTX_free(h->outer);
-    EVP_MD_CTX_free(h->work);
-    h->inner = h->outer = h->work = NULL;
-}
+static void hmac_free(Hmac *h) { OPENSSL_cleanse(h, sizeof *h); }
 
 /* Prime the inner and outer SHA-256 states with the padded key (RFC 2104). */
 static int hmac_init(Hmac *h, const unsigned char *key, size_t len) {
     unsigned char block[BLOCK], pad[BLOCK];
-    unsigned int n;
     int ok = 0;
     memset(block, 0, sizeof block);
     if (len > BLOCK) {
-        if (!EVP_Digest(key, len, block, &n, sha256, NULL)) goto done;
+        if (!SHA256(key, len, block)) goto done;
     } else {
         memcpy(block, key, len);
     }
-    if (!h->inner && !(h->inner = EVP_MD_CTX_new())) goto done;
-    if (!h->outer && !(h->outer = EVP_MD_CTX_new())) goto done;
-    if (!h->work && !(h->work = EVP_MD_CTX_new())) goto done;
     for (int i = 0; i < BLOCK; i++) pad[i] = block[i] ^ 0x36;
-    if (!EVP_DigestInit_ex2(h->inner, sha256, NULL) || !EVP_DigestUpdate(h->inner, pad, BLOCK)) goto done;
+    if (!SHA256_Init(&h->inner) || !SHA256_Update(&h->inner, pad, BLOCK)) goto done;
     for (int i = 0; i < BLOCK; i++) pad[i] = block[i] ^ 0x5c;
-    if (!EVP_DigestInit_ex2(h->outer, sha256, NULL) || !EVP_DigestUpdate(h->outer, pad, BLOCK)) goto done;
+    if (!SHA256_Init(&h->outer) || !SHA256_Update(&h->outer, pad, BLOCK)) goto done;
     ok = 1;
 done:
     OPENSSL_cleanse(block, sizeof block);
@@ -80,11 +77,13 @@ done:
     return ok;
 }
 
-static int hmac_run(Hmac *h, const unsigned char *msg, size_t len, unsigned char out[DIGEST]) {
-    unsigned int n;
-    return EVP_MD_CTX_copy_ex(h->work, h->inner) && EVP_DigestUpdate(h->work, msg, len) &&
-           EVP_DigestFinal_ex(h->work, out, &n) && EVP_MD_CTX_copy_ex(h->work, h->outer) &&
-           EVP_DigestUpdate(h->work, out, DIGEST) && EVP_DigestFinal_ex(h->work, out, &n);
+static int hmac_run(const Hmac *h, const unsigned char *msg, size_t len, unsigned char out[DIGEST]) {
+    SHA256_CTX work = h->inner;
+    int ok = SHA256_Update(&work, msg, len) && SHA256_Final(out, &work);
+    work = h->outer;
+    ok = ok && SHA256_Update(&work, out, DIGEST) && SHA256_Final(out, &work);
+    OPENSSL_cleanse(&work, sizeof work);
+    return ok;
 }
 
 static PyObject *openssl_error(const char *what) {
@@ -98,9 +97,10 @@ static PyObject *mac_hex(PyObject *self, PyObject *args) {
     PyObject *messages, *prefix;
     Py_ssize_t take;
     if (!PyArg_ParseTuple(args, "y*O!Un", &key, &PyList_Type, &messages, &prefix, &take)) return NULL;
-    Hmac h = {NULL, NULL, NULL};
+    Hmac h;
     PyObject *out = NULL;
     unsigned char mac[DIGEST];
+    memset(&h, 0, sizeof h);
     Py_ssize_t head = PyUnicode_GET_LENGTH(prefix);
     if (take < 1 || take > DIGEST) {
         PyErr_SetString(PyExc_ValueError, "take is 1..32 bytes");
@@ -175,7 +175,9 @@ static PyObject *seal_rows(PyObject *self, PyObject *args) {
                           &PyList_Type, &rows, &nonces))
         return NULL;
     static const unsigned char zero_salt[DIGEST] = {0};
-    Hmac h = {NULL, NULL, NULL}, salt = {NULL, NULL, NULL};
+    Hmac h, salt;
+    memset(&h, 0, sizeof h);
+    memset(&salt, 0, sizeof salt);
     EVP_CIPHER_CTX *ctx = NULL;
     PyObject *out = NULL, *row = NULL;
     unsigned char field_key[DIGEST], aad[MAX_AAD];
@@ -378,7 +380,6 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "crypto._bulk",
                                     "Bulk HMAC and field sealing for imports (see _bulk.c).", -1, methods};
 
 PyMODINIT_FUNC PyInit__bulk(void) {
-    if (!sha256 && !(sha256 = EVP_MD_fetch(NULL, "SHA256", NULL))) return openssl_error("SHA-256 unavailable");
     if (!aes_256_gcm && !(aes_256_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)))
         return openssl_error("AES-256-GCM unavailable");
     return PyModule_Create(&module);
