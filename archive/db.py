@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any, ClassVar
 
 import structlog
@@ -334,7 +334,15 @@ def _bound(rows: Iterable[Mapping[str, Any]], names: Sequence[str], cols: Sequen
         return picked
     columns: list[Sequence[Any]] = list(zip(*picked, strict=True))
     for i, converter in convert:
-        columns[i] = [None if v is None else converter(v) for v in columns[i]]
+        column = columns[i]
+        # Compared by identity, never by value (UUID's == is Python code): one object throughout
+        # (the department, the import's timestamp) is converted once.
+        if len(set(map(id, column))) == 1:
+            columns[i] = [None if column[0] is None else converter(column[0])] * len(column)
+        elif any(map(operator.is_, column, repeat(None))):
+            columns[i] = [None if v is None else converter(v) for v in column]
+        else:
+            columns[i] = list(map(converter, column))
     return list(zip(*columns, strict=True))
 
 
@@ -376,27 +384,16 @@ class _TextArray(UserDefinedType[list[str]]):
 
 
 def _bind_converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
-    """The column type's bind processor, remembering its last result: the rows of one bulk
-    insert share most of their timestamps and department/owner ids. Binary columns go to the
-    driver as bytes to psycopg and as `bytearray` to sqlite3 (which adapts `bytes` through its
-    slow protocol path and binds a bytearray's buffer directly)."""
+    """The column type's bind processor. Binary columns go to the driver as bytes to psycopg
+    and as `bytearray` to sqlite3 (which adapts `bytes` through its slow protocol path and binds
+    a bytearray's buffer directly)."""
     if isinstance(column.type, LargeBinary):
         return bytearray if dialect.name == "sqlite" else None
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    if process is None:
-        return None
-    last: list[Any] = [_NOTHING, None]
-
-    def converter(value: Any) -> Any:
-        if value is not last[0]:
-            last[0], last[1] = value, process(value)
-        return last[1]
-
-    return converter
+    process: Callable[[Any], Any] | None = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return process
 
 
 _SQLITE_ROWS_PER_STATEMENT = 500
-_NOTHING = object()
 # SQLAlchemy type -> the PostgreSQL type a binary COPY sends it as (exact: the server reads the
 # bytes with the column type's own receive function).
 _PG_BINARY = {"Uuid": "uuid", "String": "text", "Text": "text", "LargeBinary": "bytea", "Integer": "int4",
