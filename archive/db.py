@@ -337,8 +337,9 @@ def _bound(rows: Iterable[Mapping[str, Any]], names: Sequence[str], cols: Sequen
         column = columns[i]
         # Compared by identity, never by value (UUID's == is Python code): one object throughout
         # (the department, the import's timestamp) is converted once.
-        if len(set(map(id, column))) == 1:
-            columns[i] = [None if column[0] is None else converter(column[0])] * len(column)
+        first = column[0]
+        if column[-1] is first and len(set(map(id, column))) == 1:
+            columns[i] = [None if first is None else converter(first)] * len(column)
         elif any(map(operator.is_, column, repeat(None))):
             columns[i] = [None if v is None else converter(v) for v in column]
         else:

@@ -327,17 +327,23 @@ class CustomerImporter:
 
     def _insert_customers(self, connection: Connection, principal: Principal, rows: list[_Row],
                           ids: list[uuid.UUID | None], now: datetime, *, after: Pending) -> Pending:
+        common = {"created_by": principal.id, "created_at": now, "updated_at": now, "version": 1,
+                  "verification_status": "unverified", "risk_level": "unassessed"}
+        known: dict[object, uuid.UUID] = {}  # department or owner -> its id, read once from the ORM object
         values = []
         for row, customer_id in zip(rows, ids, strict=True):
             assert row.department is not None
-            assert row.worked.sealed is not None
-            values.append({
-                "id": customer_id, "code": row.new.code, "kind": row.new.kind, "status": row.new.status,
-                "department_id": row.department.id, "owner_id": row.owner.id if row.owner else None,
-                "created_by": principal.id, "created_at": now, "updated_at": now, "version": 1,
-                "verification_status": "unverified", "risk_level": "unassessed",
-                "record_bidx": row.worked.fingerprint, **row.new.profile, **row.worked.sealed,
-            })
+            value = row.worked.sealed  # the sealed columns, blind indexes and public name (rowwork)
+            assert value is not None
+            value.update(common)
+            value.update(row.new.profile)
+            value["id"], value["code"], value["kind"], value["status"] = \
+                customer_id, row.new.code, row.new.kind, row.new.status
+            value["record_bidx"] = row.worked.fingerprint
+            department, owner = row.department, row.owner
+            value["department_id"] = known.get(department) or known.setdefault(department, department.id)
+            value["owner_id"] = None if owner is None else known.get(owner) or known.setdefault(owner, owner.id)
+            values.append(value)
         return bulk_insert(connection, Customer.__table__, values, columns=sorted(set().union(*values)),
                            wait=False, after=after)
 

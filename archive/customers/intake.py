@@ -148,7 +148,7 @@ class DuplicateCheck:
     def _registered(self, wanted: Mapping[str, set[str]]) -> list[_Registered]:
         """Registered customers holding any of the wanted index values, in one query per part."""
         table = _CUSTOMERS.c
-        columns = [(table[f"{field}_bidx"], sorted(hexes)) for field, hexes in wanted.items() if hexes]
+        columns = [(table[f"{field}_bidx"], list(hexes)) for field, hexes in wanted.items() if hexes]
         if not columns:
             return []
         connection = self.session.connection()  # Core: no ORM compile state for a query per part
