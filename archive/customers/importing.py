@@ -248,22 +248,35 @@ class CustomerImporter:
         principal = directory.principal
         whole_department = Scope.DEPARTMENT in decision.scopes
         problems = report.problems
+        # The verdict depends only on the department and owner a row names: judged once per pair.
+        verdicts: dict[tuple[str | None, str | None], tuple[Department | None, User | None, list[tuple[str, str]]]] = {}
         for row in parsed:
-            row.department = directory.departments.get(row.new.department) if row.new.department else \
-                directory.home
-            row.owner = directory.users.get(row.new.owner) if row.new.owner else None
-            if row.department is None:
-                problems.append(RowProblem(row.line, "department", f"no department {row.new.department!r}"))
-            elif row.department.id != principal.department_id:
-                problems.append(RowProblem(row.line, "department", "outside your department; a manager of "
-                                                                   f"{row.department.code} imports these"))
-            if row.new.owner and (row.owner is None or row.owner.kind != "staff"):
-                problems.append(RowProblem(row.line, "owner", f"no staff user {row.new.owner!r}"))
-            elif row.owner is not None and row.department is not None and row.owner.department_id != row.department.id:
-                problems.append(RowProblem(row.line, "owner", "not in that department"))
-            elif not whole_department and (row.owner is None or row.owner.id != principal.id):
-                problems.append(RowProblem(row.line, "owner", "you import only customers you own yourself"))
+            named = (row.new.department, row.new.owner)
+            verdict = verdicts.get(named)
+            if verdict is None:
+                verdict = verdicts[named] = self._verdict(directory, principal, whole_department, *named)
+            row.department, row.owner, found = verdict
+            problems += [RowProblem(row.line, column, message) for column, message in found]
             row.existing = existing.get(row.new.code or "")
+
+    @staticmethod
+    def _verdict(directory: _Directory, principal: Principal, whole_department: bool, department_code: str | None,
+                 username: str | None) -> tuple[Department | None, User | None, list[tuple[str, str]]]:
+        """The department and owner a row names, and what is wrong with them: (column, message)."""
+        department = directory.departments.get(department_code) if department_code else directory.home
+        owner = directory.users.get(username) if username else None
+        found = []
+        if department is None:
+            found.append(("department", f"no department {department_code!r}"))
+        elif department.id != principal.department_id:
+            found.append(("department", f"outside your department; a manager of {department.code} imports these"))
+        if username and (owner is None or owner.kind != "staff"):
+            found.append(("owner", f"no staff user {username!r}"))
+        elif owner is not None and department is not None and owner.department_id != department.id:
+            found.append(("owner", "not in that department"))
+        elif not whole_department and (owner is None or owner.id != principal.id):
+            found.append(("owner", "you import only customers you own yourself"))
+        return department, owner, found
 
     def _duplicates(self, check: DuplicateCheck, new: list[_Row], report: ImportReport, *, offset: int,
                     earlier: list[_Row]) -> list[Findings]:

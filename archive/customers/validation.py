@@ -48,30 +48,31 @@ def _parse(v: dict[str, str | None], today: date | None) -> tuple[NewCustomer | 
     def bad(field: str, message: str) -> None:
         errors.append(FieldError(field, message))
 
-    code, kind, name = v.get("code"), v.get("kind"), v.get("name")
+    get = v.get
+    code, kind, name = get("code"), get("kind"), get("name")
     if code is not None and not CODE.fullmatch(code):
         bad("code", "starts with C- followed by letters, digits or dashes (at most 32 characters)")
     if kind not in KINDS:
         bad("kind", f"one of {', '.join(KINDS)}")
     if not name:
         bad("name", "required")
-    status = v.get("status") or "potential"
+    status = get("status") or "potential"
     if status not in STATUSES:
         bad("status", f"one of {', '.join(STATUSES)}")
     for field, limit in LIMITS.items():
-        if len(v.get(field) or "") > limit:
+        if len(get(field) or "") > limit:
             bad(field, f"at most {limit} characters")
     for field in ("id_number", "tax_number"):
-        value = v.get(field)
-        if value and not ID_NUMBER.fullmatch(value.replace(" ", "").upper()):
+        value = get(field)
+        if value and not ID_NUMBER.fullmatch(value) and not ID_NUMBER.fullmatch(value.replace(" ", "").upper()):
             bad(field, "18 letters or digits (ID card, business licence or unified social credit code)")
-    phone = v.get("phone")
+    phone = get("phone")
     if phone and not PHONE.fullmatch(phone):
         bad("phone", "digits, spaces, dashes and brackets, optionally with a leading +")
-    email = v.get("email")
+    email = get("email")
     if email and not EMAIL.fullmatch(email):
         bad("email", "an address like name@example.com")
-    volume = v.get("annual_volume")
+    volume = get("annual_volume")
     if volume and len(volume) < 19 and volume.isascii() and volume.isdigit():
         v["annual_volume"] = str(int(volume))  # what Decimal gives a plain integer, without its cost
     elif volume:
@@ -82,24 +83,23 @@ def _parse(v: dict[str, str | None], today: date | None) -> tuple[NewCustomer | 
             v["annual_volume"] = str(amount)
         except InvalidOperation:
             bad("annual_volume", "an amount in CNY, e.g. 1500000 or 1500000.50")
-    rating = v.get("credit_rating")
+    rating = get("credit_rating")
     if rating and rating.upper() not in CREDIT_RATINGS:
         bad("credit_rating", f"one of {', '.join(CREDIT_RATINGS)}")
     elif rating:
         v["credit_rating"] = rating.upper()
-    since = v.get("cooperation_since")
+    since = get("cooperation_since")
     if since:
         try:
             if date.fromisoformat(since) > (today or date.today()):
                 bad("cooperation_since", "not in the future")
         except ValueError:
             bad("cooperation_since", "a date as YYYY-MM-DD")
-    size = v.get("size_class")
+    size = get("size_class")
     if size and size not in SIZE_CLASSES:
         bad("size_class", f"one of {', '.join(SIZE_CLASSES)}")
     if errors or kind is None or name is None:
         return None, errors
     sensitive = {f: value for f, value in v.items() if value is not None and f in _SENSITIVE_SET}
-    return NewCustomer(kind=kind, name=name, code=code, department=v.get("department"), owner=v.get("owner"),
-                       status=status, profile={f: value for f in PROFILE if (value := v.get(f))},
-                       sensitive=sensitive), []
+    return NewCustomer(kind, name, code, get("department"), get("owner"), status,
+                       {f: value for f in PROFILE if (value := get(f))}, sensitive), []
