@@ -25,6 +25,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
@@ -89,8 +90,8 @@ class _Row:
     line: int
     new: NewCustomer
     worked: Worked
-    department: Department | None = None
-    owner: User | None = None
+    department: DepartmentRef | None = None
+    owner: UserRef | None = None
     existing: Customer | None = None
 
     @property
@@ -249,7 +250,7 @@ class CustomerImporter:
         whole_department = Scope.DEPARTMENT in decision.scopes
         problems = report.problems
         # The verdict depends only on the department and owner a row names: judged once per pair.
-        verdicts: dict[tuple[str | None, str | None], tuple[Department | None, User | None, list[tuple[str, str]]]] = {}
+        verdicts: dict[tuple[str | None, str | None], _Verdict] = {}
         for row in parsed:
             named = (row.new.department, row.new.owner)
             verdict = verdicts.get(named)
@@ -261,7 +262,7 @@ class CustomerImporter:
 
     @staticmethod
     def _verdict(directory: _Directory, principal: Principal, whole_department: bool, department_code: str | None,
-                 username: str | None) -> tuple[Department | None, User | None, list[tuple[str, str]]]:
+                 username: str | None) -> _Verdict:
         """The department and owner a row names, and what is wrong with them: (column, message)."""
         department = directory.departments.get(department_code) if department_code else directory.home
         owner = directory.users.get(username) if username else None
@@ -342,7 +343,6 @@ class CustomerImporter:
                           ids: list[uuid.UUID | None], now: datetime, *, after: Pending) -> Pending:
         common = {"created_by": principal.id, "created_at": now, "updated_at": now, "version": 1,
                   "verification_status": "unverified", "risk_level": "unassessed"}
-        known: dict[object, uuid.UUID] = {}  # department or owner -> its id, read once from the ORM object
         values = []
         for row, customer_id in zip(rows, ids, strict=True):
             assert row.department is not None
@@ -353,9 +353,8 @@ class CustomerImporter:
             value["id"], value["code"], value["kind"], value["status"] = \
                 customer_id, row.new.code, row.new.kind, row.new.status
             value["record_bidx"] = row.worked.fingerprint
-            department, owner = row.department, row.owner
-            value["department_id"] = known.get(department) or known.setdefault(department, department.id)
-            value["owner_id"] = None if owner is None else known.get(owner) or known.setdefault(owner, owner.id)
+            value["department_id"] = row.department.id
+            value["owner_id"] = row.owner.id if row.owner else None
             values.append(value)
         return bulk_insert(connection, Customer.__table__, values, columns=sorted(set().union(*values)),
                            wait=False, after=after)
@@ -387,25 +386,50 @@ class CustomerImporter:
         return len({f["customer_id"] for f in flags})
 
 
+class DepartmentRef(NamedTuple):
+    id: uuid.UUID
+    code: str
+
+
+class UserRef(NamedTuple):
+    id: uuid.UUID
+    username: str
+    kind: str
+    department_id: uuid.UUID | None
+
+
+_Verdict = tuple[DepartmentRef | None, UserRef | None, list[tuple[str, str]]]  # and the problems: (column, message)
+
+
 class _Directory:
-    """The departments, users and existing customers a file names, each looked up once."""
+    """The departments, users and existing customers a file names, each looked up once — read
+    as plain rows (Core), not ORM objects: an import needs their ids and a few fields, and an
+    ORM query's set-up cost more than the rest of a small import."""
 
     def __init__(self, session: Session, principal: Principal) -> None:
         self.session = session
         self.principal = principal
-        self.home = session.get(Department, principal.department_id) if principal.department_id else None
-        self.departments: dict[str, Department] = {}
-        self.users: dict[str, User] = {}
+        self.departments: dict[str, DepartmentRef] = {}
+        self.users: dict[str, UserRef] = {}
+        self.home: DepartmentRef | None = None
+        if principal.department_id:
+            table = Department.__table__.c
+            found = session.connection().execute(select(table.id, table.code).where(
+                table.id == principal.department_id)).first()
+            self.home = DepartmentRef(*found) if found else None
 
     def load(self, departments: set[str], users: set[str]) -> None:
+        connection = self.session.connection()
         wanted = departments - self.departments.keys()
         if wanted:
-            self.departments.update({d.code: d for d in self.session.scalars(
-                select(Department).where(Department.code.in_(wanted)))})
+            table = Department.__table__.c
+            self.departments.update({row.code: DepartmentRef(*row) for row in connection.execute(
+                select(table.id, table.code).where(table.code.in_(wanted)))})
         wanted = users - self.users.keys()
         if wanted:
-            self.users.update({u.username: u for u in self.session.scalars(
-                select(User).where(User.username.in_(wanted)))})
+            table = User.__table__.c
+            self.users.update({row.username: UserRef(*row) for row in connection.execute(
+                select(table.id, table.username, table.kind, table.department_id).where(table.username.in_(wanted)))})
 
     def customers(self, codes: set[str], *, without: AbstractSet[uuid.UUID]) -> list[Customer]:
         """Registered customers with these codes (ids first: most files are mostly new)."""
