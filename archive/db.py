@@ -13,7 +13,7 @@ import operator
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import chain, repeat
@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import structlog
 import uuid_utils
+import uuid_utils.compat
 from sqlalchemy import (
     Connection,
     DateTime,
@@ -58,7 +59,7 @@ log = structlog.get_logger("archive.db")
 
 def new_id() -> uuid.UUID:
     """A time-ordered UUIDv7: known before the row is encrypted, and index-friendly."""
-    return uuid.UUID(bytes=uuid_utils.uuid7().bytes)
+    return uuid_utils.compat.uuid7()  # the standard library's UUID type, made in one call
 
 
 def utcnow() -> datetime:
@@ -311,24 +312,19 @@ def _as_sqlalchemy_error(dialect: Dialect, statement: str) -> Iterator[None]:
                                   dialect=dialect) from error
 
 
-def _bound(rows: Iterable[Mapping[str, Any]], names: Sequence[str], cols: Sequence[Any],
+def _bound(rows: Sequence[Mapping[str, Any]], names: Sequence[str], cols: Sequence[Any],
            dialect: Dialect) -> list[tuple[Any, ...]]:
     """Each row's values in `names` order, as the driver takes them (a missing one is None):
     picked a row at a time, converted a column at a time (a list comprehension per column
     instead of a Python loop over the converters of every row)."""
     every = operator.itemgetter(*names)
     width = len(names)
-    picked: list[tuple[Any, ...]] = []
-    for row in rows:
-        # A row holding exactly the columns (on SQLite every row: its groups are by the columns
-        # held) is read by one C-level call; any other row name by name.
-        value = None
-        if len(row) == width:
-            try:  # noqa: SIM105 (suppress() costs a context manager per row)
-                value = every(row) if width > 1 else (every(row),)
-            except KeyError:
-                pass
-        picked.append(value if value is not None else tuple([row.get(n) for n in names]))
+    try:
+        # Rows holding every column (on SQLite all of them: its groups are by the columns held)
+        # are read by C-level calls only.
+        picked: list[tuple[Any, ...]] = list(map(every, rows)) if width > 1 else [(every(r),) for r in rows]
+    except KeyError:  # some row lacks a column: NULL there
+        picked = [tuple([row.get(n) for n in names]) for row in rows]
     convert = [(i, c) for i, c in enumerate(_bind_converter(c, dialect) for c in cols) if c is not None]
     if not picked or not convert:
         return picked

@@ -19,7 +19,7 @@ from datetime import date
 
 from archive.customers.intake import NOT_COMPARABLE, PUBLIC_NAME_KINDS, company_key
 from archive.customers.models import INDEXED_FIELDS
-from archive.customers.service import NewCustomer, index_kind, indexed_columns
+from archive.customers.service import NewCustomer, index_kind, indexed_columns, sealed_column_names
 from archive.customers.validation import parse_new_customer
 from archive.db import new_id
 from crypto.blind_index import IndexKind, PinnedIndex
@@ -137,7 +137,8 @@ def _seal(keys: Keys, items: list[Worked]) -> None:
     values: list[tuple[bytes | str | None, ...]] = [(new.name, *map(new.sensitive.get, rest)) for new in news]
     ids = [new_id() for _ in items]
     wrapped, sealed = keys.ring.seal_with_new_deks("customers", columns, ids, values)
+    sealed_columns = sealed_column_names(columns)
     for item, new, customer_id, (key, kek_version), row in zip(items, news, ids, wrapped, sealed, strict=True):
         item.customer_id, item.wrapped_key, item.kek_version = customer_id, key, kek_version
         assert item.indexes is not None
-        item.sealed = indexed_columns(new.kind, new.name, item.name_key, columns, row, item.indexes)
+        item.sealed = indexed_columns(new.kind, new.name, item.name_key, sealed_columns, row, item.indexes)

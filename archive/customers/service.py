@@ -114,14 +114,21 @@ def columns_of(index: Indexer, kind: str, sensitive: Mapping[str, str | None], s
     return columns
 
 
-def indexed_columns(kind: str, name: str, name_key: str | None, fields: Sequence[str],
+def sealed_column_names(fields: Sequence[str]) -> list[str]:
+    """The columns holding these fields sealed, for `indexed_columns`."""
+    return [_CT[f] for f in fields]
+
+
+def indexed_columns(kind: str, name: str, name_key: str | None, sealed_columns: Sequence[str],
                     sealed: Sequence[bytes | None], indexes: Mapping[str, list[str]]) -> dict[str, object]:
     """`columns_of` for a row sealed a part at a time (archive/customers/rowwork): `sealed`
-    holds a value or None per field of `fields`, and every value that has a blind index has it
-    in `indexes` already (an import refuses a row whose value cannot be indexed). The same
-    columns as `columns_of` gives (tests/archive/test_customer_columns.py checks), without its
-    per-field lookups."""
-    columns: dict[str, object] = {_CT[f]: value for f, value in zip(fields, sealed, strict=True) if value is not None}
+    holds a value or None per column of `sealed_columns` (`sealed_column_names`), and every
+    value that has a blind index has it in `indexes` already (an import refuses a row whose
+    value cannot be indexed). The same columns as `columns_of` gives
+    (tests/archive/test_customer_columns.py checks), without its per-field lookups."""
+    columns: dict[str, object] = dict(zip(sealed_columns, sealed, strict=True))
+    if None in sealed:
+        columns = {column: value for column, value in columns.items() if value is not None}
     if kind in PUBLIC_NAME_KINDS:
         columns["public_name"], columns["name_key"] = name, name_key or company_key(name)
     for field, hexes in indexes.items():

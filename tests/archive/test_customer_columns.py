@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from archive.customers.intake import company_key
-from archive.customers.service import INDEXED_FIELDS, PUBLIC_NAME_KINDS, columns_of, index_kind, indexed_columns
+from archive.customers.service import (
+    INDEXED_FIELDS,
+    PUBLIC_NAME_KINDS,
+    columns_of,
+    index_kind,
+    indexed_columns,
+    sealed_column_names,
+)
 from crypto.blind_index import BlindIndex
 
 INDEX = BlindIndex({1: os.urandom(32), 2: os.urandom(32)}).pinned()
@@ -29,4 +36,4 @@ def test_indexed_columns_equal_columns_of(kind: str, name: str, held: set[str]) 
                if (v := sensitive.get(f)) and not (public and f == "name")}
     key = company_key(name) if public else None
     expected = columns_of(INDEX, kind, sensitive, dict(zip(FIELDS, sealed, strict=True)), indexes, name_key=key)
-    assert indexed_columns(kind, name, key, FIELDS, sealed, indexes) == expected
+    assert indexed_columns(kind, name, key, sealed_column_names(FIELDS), sealed, indexes) == expected
