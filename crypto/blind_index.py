@@ -45,11 +45,30 @@ _ASCII_DIGITS = re.compile(r"[0-9]+")
 _ASCII_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 
 
+class _DropTable(dict[int, int | None]):
+    """A `str.translate` table deleting separators (Z*), punctuation (P*), symbols (S*) and
+    controls (C*): each character's category is looked up the first time it is seen and
+    remembered (up to `_REMEMBERED` characters, so odd input cannot grow it without bound), so
+    a text is then filtered in one C-level pass."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.category(chr(code))[0] in "ZPSC" else code
+        if len(self) < _REMEMBERED:
+            self[code] = kept
+        return kept
+
+
+_REMEMBERED = 65_536
+
+
+DROP_SEPARATORS_AND_PUNCTUATION = _DropTable()
+
+
 def _drop_punctuation(text: str) -> str:
     """Remove separators (Z*), punctuation (P*), symbols (S*) and controls (C*)."""
     if text.isascii():  # the common case, without a category lookup per character
         return _ASCII_NOT_ALNUM.sub("", text)
-    return "".join(ch for ch in text if unicodedata.category(ch)[0] not in "ZPSC")
+    return text.translate(DROP_SEPARATORS_AND_PUNCTUATION)
 
 
 def _phone(text: str) -> str:

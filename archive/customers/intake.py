@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from archive.customers.models import Customer
 from archive.db import one_of
-from crypto.blind_index import IndexKind
+from crypto.blind_index import DROP_SEPARATORS_AND_PUNCTUATION, IndexKind
 from crypto.errors import InvalidIndexValue
 
 _CUSTOMERS = Customer.__table__
@@ -46,7 +46,7 @@ def company_key(name: str) -> str:
     while previous != text:
         previous = text
         text = _LEGAL_FORMS.sub("", text).strip(" ,.")
-    return "".join(ch for ch in text if unicodedata.category(ch)[0] not in "ZPSC")
+    return text.translate(DROP_SEPARATORS_AND_PUNCTUATION)
 
 
 @dataclass(frozen=True, slots=True)

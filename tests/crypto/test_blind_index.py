@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from crypto.blind_index import (
     _NORMALISE,
+    DROP_SEPARATORS_AND_PUNCTUATION,
     INDEX_BYTES,
     BlindIndex,
     IndexKind,
@@ -169,3 +170,20 @@ def test_index_keys_from_a_secrets_dir(tmp_path: Path) -> None:
     assert version_of(index.compute(PHONE, "13812345678")) == 1
     with pytest.raises(UnknownKeyVersion):
         BlindIndex.from_secrets_dir(tmp_path / "nothing")
+
+
+@given(st.text(max_size=40))
+def test_the_translate_table_drops_exactly_separators_punctuation_symbols_and_controls(text: str) -> None:
+    expected = "".join(ch for ch in text if unicodedata.category(ch)[0] not in "ZPSC")
+    assert text.translate(DROP_SEPARATORS_AND_PUNCTUATION) == expected
+
+
+def test_the_translate_table_stays_bounded() -> None:
+    from crypto import blind_index
+
+    table = blind_index._DropTable()
+    for code in range(0x4E00, 0x4E00 + blind_index._REMEMBERED + 100):
+        kept = unicodedata.category(chr(code))[0] not in "ZPSC"
+        assert chr(code).translate(table) == (chr(code) if kept else "")
+    assert len(table) == blind_index._REMEMBERED
+    assert "\u3000x".translate(table) == "x"  # still right past the bound (U+3000 is a space)
