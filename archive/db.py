@@ -136,12 +136,13 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
 
 
 class Pending:
-    """A bulk insert the database is still completing, in a thread that holds no GIL while the
-    database works, so the caller computes on meanwhile: on PostgreSQL the end of a COPY (the
-    server inserting the last rows and running the foreign-key checks it queued, awaited on the
-    socket); on SQLite the whole insert (a few multi-row statements, each one step of the
-    library's C code). `wait` joins it and raises what the database refused. Nothing else may
-    use the connection until then."""
+    """Work finishing in a background thread that holds no GIL while it works, so the caller
+    computes on meanwhile. Mostly a bulk insert the database is still completing: on PostgreSQL
+    the end of a COPY (the server inserting the last rows and running the foreign-key checks it
+    queued, awaited on the socket); on SQLite the whole insert (a few multi-row statements, each
+    one step of the library's C code) — nothing else may use the connection until `wait`. Also
+    an import part's sealing (archive/customers/rowwork.Sealing, C code that lets go of the
+    GIL). `wait` joins it and raises what failed."""
 
     def __init__(self, finish: Callable[[], None] | None = None) -> None:
         self._error: BaseException | None = None

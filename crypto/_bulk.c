@@ -168,21 +168,89 @@ static int hkdf_block(Hmac *salt, Hmac *h, const unsigned char *ikm, const unsig
     return ok;
 }
 
+/* One value to seal: where its plaintext is, which row and column it belongs to, and the
+ * (not yet shared) bytes object it is sealed into. */
+typedef struct {
+    const unsigned char *plain;
+    Py_ssize_t len;
+    Py_ssize_t row, column;
+    unsigned char *sealed;
+} Job;
+
+/* The crypto of seal_rows, run without the GIL: touches no Python object, only the buffers
+ * prepared (and kept alive) by the caller. Returns 0 on success, else a static message. */
+static const char *seal_jobs(const Job *jobs, Py_ssize_t count, const unsigned char *deks, const Py_buffer *info,
+                             const unsigned char *header, const unsigned char *tails, const unsigned char *nonces,
+                             const unsigned char *const *prefix, const Py_ssize_t *prefix_len,
+                             const uLong *prefix_crc) {
+    static const unsigned char zero_salt[DIGEST] = {0};
+    const char *failed = NULL;
+    Hmac h, salt;
+    unsigned char field_key[DIGEST], aad[MAX_AAD];
+    uLong tail_crc = 0, after_tail = crc32_combine_gen(TAIL);
+    Py_ssize_t keyed = -1;  /* the row whose field key the context holds */
+    memset(&h, 0, sizeof h);
+    memset(&salt, 0, sizeof salt);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (!ctx || !EVP_EncryptInit_ex2(ctx, aes_256_gcm, NULL, NULL, NULL) || !hmac_init(&salt, zero_salt, DIGEST)) {
+        failed = "OpenSSL failed: cipher context";
+        goto done;
+    }
+    memcpy(aad, header, HEADER);
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const Job *job = &jobs[k];
+        const unsigned char *tail = tails + TAIL * job->row;
+        if (job->row != keyed) {
+            if (!hkdf_block(&salt, &h, deks + KEY_BYTES * job->row, info->buf, (size_t)info->len, field_key) ||
+                !EVP_EncryptInit_ex2(ctx, NULL, field_key, NULL, NULL)) {
+                failed = "OpenSSL failed: field key";
+                goto done;
+            }
+            keyed = job->row;
+            tail_crc = crc32(0L, tail, TAIL);
+        }
+        Py_ssize_t plen = prefix_len[job->column];
+        size_t aad_len = HEADER + 4 + (size_t)plen + TAIL;
+        memcpy(aad + HEADER + 4, prefix[job->column], (size_t)plen);
+        memcpy(aad + HEADER + 4 + plen, tail, TAIL);
+        uLong crc = crc32_combine_op(prefix_crc[job->column], tail_crc, after_tail);
+        aad[HEADER] = (unsigned char)(crc >> 24);
+        aad[HEADER + 1] = (unsigned char)(crc >> 16);
+        aad[HEADER + 2] = (unsigned char)(crc >> 8);
+        aad[HEADER + 3] = (unsigned char)crc;
+        unsigned char *s = job->sealed, *iv = s + HEADER + 4, *body = iv + NONCE;
+        int part, last;
+        memcpy(s, aad, HEADER + 4);
+        memcpy(iv, nonces + NONCE * k, NONCE);
+        if (!EVP_EncryptInit_ex2(ctx, NULL, NULL, iv, NULL) ||
+            !EVP_EncryptUpdate(ctx, NULL, &part, aad, (int)aad_len) ||
+            !EVP_EncryptUpdate(ctx, body, &part, job->plain, (int)job->len) ||
+            !EVP_EncryptFinal_ex(ctx, body + part, &last) ||
+            !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG, body + job->len)) {
+            failed = "OpenSSL failed: AES-GCM";
+            goto done;
+        }
+    }
+done:
+    OPENSSL_cleanse(field_key, sizeof field_key);
+    EVP_CIPHER_CTX_free(ctx); /* also wipes the key schedule */
+    hmac_free(&h);
+    hmac_free(&salt);
+    return failed;
+}
+
 static PyObject *seal_rows(PyObject *self, PyObject *args) {
     Py_buffer deks, info, header, tails, nonces;
     PyObject *prefixes, *rows;
     if (!PyArg_ParseTuple(args, "y*y*y*y*O!O!y*", &deks, &info, &header, &tails, &PyTuple_Type, &prefixes,
                           &PyList_Type, &rows, &nonces))
         return NULL;
-    static const unsigned char zero_salt[DIGEST] = {0};
-    Hmac h, salt;
-    memset(&h, 0, sizeof h);
-    memset(&salt, 0, sizeof salt);
-    EVP_CIPHER_CTX *ctx = NULL;
-    PyObject *out = NULL, *row = NULL;
-    unsigned char field_key[DIGEST], aad[MAX_AAD];
-    Py_ssize_t n = PyList_GET_SIZE(rows), width = PyTuple_GET_SIZE(prefixes), used = 0;
-    uLong prefix_crc[MAX_COLUMNS], tail_crc, after_tail = crc32_combine_gen(TAIL);
+    PyObject *out = NULL, *held = NULL;
+    Job *jobs = NULL;
+    Py_ssize_t n = PyList_GET_SIZE(rows), width = PyTuple_GET_SIZE(prefixes), count = 0;
+    const unsigned char *prefix[MAX_COLUMNS];
+    Py_ssize_t prefix_len[MAX_COLUMNS];
+    uLong prefix_crc[MAX_COLUMNS];
     if (deks.len != KEY_BYTES * n || tails.len != TAIL * n || header.len != HEADER || info.len > 256) {
         PyErr_SetString(PyExc_ValueError, "a 32-byte data key and a 33-byte AAD tail per row, a 5-byte header");
         goto done;
@@ -198,42 +266,30 @@ static PyObject *seal_rows(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_ValueError, "column prefixes are short bytes");
             goto done;
         }
-        prefix_crc[j] = crc32(0L, (unsigned char *)PyBytes_AS_STRING(p), (uInt)PyBytes_GET_SIZE(p));
+        prefix[j] = (const unsigned char *)PyBytes_AS_STRING(p);
+        prefix_len[j] = PyBytes_GET_SIZE(p);
+        prefix_crc[j] = crc32(0L, prefix[j], (uInt)prefix_len[j]);
     }
-    if (!(ctx = EVP_CIPHER_CTX_new()) || !EVP_EncryptInit_ex2(ctx, aes_256_gcm, NULL, NULL, NULL) ||
-        !hmac_init(&salt, zero_salt, DIGEST)) {
-        openssl_error("cipher context");
-        goto done;
+    /* With the GIL: the rows are checked and held (a copy of the list, so another thread changing
+     * it cannot free a value while it is read), every output allocated, and a job made per value. */
+    if (!(held = PyList_GetSlice(rows, 0, n)) || PyList_GET_SIZE(held) != n || !(out = PyList_New(n)) ||
+        !(jobs = PyMem_Malloc(sizeof(Job) * (size_t)(n * width > 0 ? n * width : 1)))) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto fail;
     }
-    if (!(out = PyList_New(n))) goto done;
-    memcpy(aad, header.buf, HEADER);
     for (Py_ssize_t i = 0; i < n; i++) {
-        /* Held while used: allocating below may run a collection, and a finalizer could touch the list. */
-        if (i >= PyList_GET_SIZE(rows)) {
-            PyErr_SetString(PyExc_RuntimeError, "the rows changed while being sealed");
-            goto fail;
-        }
-        Py_XSETREF(row, Py_NewRef(PyList_GET_ITEM(rows, i)));
+        PyObject *row = PyList_GET_ITEM(held, i);
         if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != width) {
             PyErr_SetString(PyExc_ValueError, "each row is a tuple with a value (or None) per prefix");
-            goto fail;
-        }
-        if (!hkdf_block(&salt, &h, (unsigned char *)deks.buf + KEY_BYTES * i, info.buf, (size_t)info.len,
-                        field_key) ||
-            !EVP_EncryptInit_ex2(ctx, NULL, field_key, NULL, NULL)) {
-            openssl_error("field key");
             goto fail;
         }
         PyObject *sealed_row = PyList_New(width);
         if (!sealed_row) goto fail;
         PyList_SET_ITEM(out, i, sealed_row);
-        const unsigned char *tail = (unsigned char *)tails.buf + TAIL * i;
-        tail_crc = crc32(0L, tail, TAIL);
         for (Py_ssize_t j = 0; j < width; j++) {
             PyObject *value = PyTuple_GET_ITEM(row, j);
             if (value == Py_None) {
-                Py_INCREF(Py_None);
-                PyList_SET_ITEM(sealed_row, j, Py_None);
+                PyList_SET_ITEM(sealed_row, j, Py_NewRef(Py_None));
                 continue;
             }
             const char *plain;
@@ -241,7 +297,7 @@ static PyObject *seal_rows(PyObject *self, PyObject *args) {
             if (PyBytes_Check(value)) {
                 plain = PyBytes_AS_STRING(value);
                 len = PyBytes_GET_SIZE(value);
-            } else if (PyUnicode_Check(value)) {  /* sealed as its UTF-8, like str.encode() */
+            } else if (PyUnicode_Check(value)) { /* sealed as its UTF-8, like str.encode(); cached in the str */
                 if (!(plain = PyUnicode_AsUTF8AndSize(value, &len))) goto fail;
             } else {
                 PyErr_SetString(PyExc_TypeError, "values are bytes, str or None");
@@ -251,50 +307,32 @@ static PyObject *seal_rows(PyObject *self, PyObject *args) {
                 PyErr_SetString(PyExc_ValueError, "a value too long to seal at once");
                 goto fail;
             }
-            if (NONCE * (used + 1) > nonces.len) {
-                PyErr_SetString(PyExc_ValueError, "12 nonce bytes per value");
-                goto fail;
-            }
-            PyObject *prefix = PyTuple_GET_ITEM(prefixes, j);
-            Py_ssize_t plen = PyBytes_GET_SIZE(prefix);
-            size_t aad_len = HEADER + 4 + (size_t)plen + TAIL;
-            memcpy(aad + HEADER + 4, PyBytes_AS_STRING(prefix), (size_t)plen);
-            memcpy(aad + HEADER + 4 + plen, tail, TAIL);
-            uLong crc = crc32_combine_op(prefix_crc[j], tail_crc, after_tail);
-            aad[HEADER] = (unsigned char)(crc >> 24);
-            aad[HEADER + 1] = (unsigned char)(crc >> 16);
-            aad[HEADER + 2] = (unsigned char)(crc >> 8);
-            aad[HEADER + 3] = (unsigned char)crc;
             PyObject *sealed = PyBytes_FromStringAndSize(NULL, HEADER + 4 + NONCE + len + TAG);
             if (!sealed) goto fail;
             PyList_SET_ITEM(sealed_row, j, sealed);
-            unsigned char *s = (unsigned char *)PyBytes_AS_STRING(sealed), *body = s + HEADER + 4 + NONCE;
-            int part, last;
-            memcpy(s, aad, HEADER + 4);
-            memcpy(s + HEADER + 4, (unsigned char *)nonces.buf + NONCE * used++, NONCE);
-            if (!EVP_EncryptInit_ex2(ctx, NULL, NULL, s + HEADER + 4, NULL) ||
-                !EVP_EncryptUpdate(ctx, NULL, &part, aad, (int)aad_len) ||
-                !EVP_EncryptUpdate(ctx, body, &part, (const unsigned char *)plain, (int)len) ||
-                !EVP_EncryptFinal_ex(ctx, body + part, &last) ||
-                !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG, body + len)) {
-                openssl_error("AES-GCM");
-                goto fail;
-            }
+            jobs[count++] = (Job){(const unsigned char *)plain, len, i, j, (unsigned char *)PyBytes_AS_STRING(sealed)};
         }
     }
-    if (NONCE * used != nonces.len) {
+    if (NONCE * count != nonces.len) {
         PyErr_SetString(PyExc_ValueError, "12 nonce bytes per value");
+        goto fail;
+    }
+    /* Without the GIL: the crypto, while the importing thread goes on. */
+    const char *failed;
+    Py_BEGIN_ALLOW_THREADS
+    failed = seal_jobs(jobs, count, deks.buf, &info, header.buf, tails.buf, nonces.buf, prefix, prefix_len,
+                       prefix_crc);
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_SetString(PyExc_RuntimeError, failed);
         goto fail;
     }
     goto done;
 fail:
     Py_CLEAR(out);
 done:
-    Py_XDECREF(row);
-    OPENSSL_cleanse(field_key, sizeof field_key);
-    EVP_CIPHER_CTX_free(ctx);  /* also wipes the key schedule */
-    hmac_free(&h);
-    hmac_free(&salt);
+    PyMem_Free(jobs);
+    Py_XDECREF(held);
     PyBuffer_Release(&deks);
     PyBuffer_Release(&info);
     PyBuffer_Release(&header);

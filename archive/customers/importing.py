@@ -39,7 +39,7 @@ from archive.customers.intake import (
 )
 from archive.customers.models import INDEXED_FIELDS, Customer, CustomerReviewFlag
 from archive.customers.repository import CustomerRepository
-from archive.customers.rowwork import Keys, Worked, parts, work
+from archive.customers.rowwork import Keys, Sealing, Worked, parts, work
 from archive.customers.service import CustomerRegistry, NewCustomer, index_kind
 from archive.datakeys import DataKey
 from archive.db import Database, Pending, bulk_insert, new_id, one_of, utcnow
@@ -175,9 +175,10 @@ class CustomerImporter:
             check = DuplicateCheck(session, self.index, own=written)
             done = 0
             writing = Pending()  # the previous part, still being inserted by the database
+            sealing: Sealing | None = None
             try:
                 for part in parts(rows):
-                    worked = work(keys, part)  # meanwhile the database inserts the previous part
+                    worked, sealing = work(keys, part)  # meanwhile the database inserts the previous part
                     writing.wait()
                     parsed = self._parse(worked, report, codes)
                     self._resolve(directory, decision, parsed, report, written)
@@ -185,12 +186,15 @@ class CustomerImporter:
                     findings += self._duplicates(check, new, report, offset=len(fresh), earlier=fresh)
                     fresh += new
                     changed += self._compare(parsed, report, update=update)
+                    sealing.finish()  # the part was sealed meanwhile
                     if report.ok and not dry_run:
                         writing = self._insert(session, principal, new)
                         written.update(r.customer_id for r in new if r.customer_id)
                     done += len(part)
                     tick("checked", done, len(rows))
             except BaseException:
+                if sealing is not None:
+                    sealing.pending.settle()
                 writing.settle()  # never roll back under a running insert; the first error wins
                 raise
             writing.wait()

@@ -21,7 +21,7 @@ from archive.customers.intake import NOT_COMPARABLE, PUBLIC_NAME_KINDS, company_
 from archive.customers.models import INDEXED_FIELDS
 from archive.customers.service import NewCustomer, index_kind, indexed_columns, sealed_column_names
 from archive.customers.validation import parse_new_customer
-from archive.db import new_id
+from archive.db import Pending, new_id
 from crypto.blind_index import IndexKind, PinnedIndex
 from crypto.keyring import KeyRing
 
@@ -80,7 +80,8 @@ def _canonical_of(header: Sequence[str]) -> Callable[[Mapping[str, str]], str]:
     return of
 
 
-def work(keys: Keys, rows: Rows) -> list[Worked]:
+def work(keys: Keys, rows: Rows) -> tuple[list[Worked], Sealing]:
+    """The part's rows worked, their sealing under way (`Sealing`)."""
     out: list[Worked] = []
     parsed: list[Worked] = []
     canonicals: list[str] = []
@@ -122,23 +123,42 @@ def work(keys: Keys, rows: Rows) -> list[Worked]:
             item.name_key = company_key(item.new.name)
             if not item.name_key:
                 item.problems.append(("name", NOT_COMPARABLE))
-    _seal(keys, [item for item in parsed if not item.problems])
-    return out
+    return out, Sealing(keys, [item for item in parsed if not item.problems])
 
 
-def _seal(keys: Keys, items: list[Worked]) -> None:
-    """Fresh ids and data keys for the clean rows, and their fields sealed under them, the whole
-    part in one call (`KeyRing.seal_with_new_deks`)."""
-    if not items:
-        return
-    news = [item.new for item in items if item.new is not None]
-    columns = ("name", *sorted({f for new in news for f, v in new.sensitive.items() if v is not None}))
-    rest = columns[1:]
-    values: list[tuple[bytes | str | None, ...]] = [(new.name, *map(new.sensitive.get, rest)) for new in news]
-    ids = [new_id() for _ in items]
-    wrapped, sealed = keys.ring.seal_with_new_deks("customers", columns, ids, values)
-    sealed_columns = sealed_column_names(columns)
-    for item, new, customer_id, (key, kek_version), row in zip(items, news, ids, wrapped, sealed, strict=True):
-        item.customer_id, item.wrapped_key, item.kek_version = customer_id, key, kek_version
-        assert item.indexes is not None
-        item.sealed = indexed_columns(new.kind, new.name, item.name_key, sealed_columns, row, item.indexes)
+class Sealing:
+    """Fresh ids and data keys for a part's clean rows, and their fields sealed under them, in
+    one call (`KeyRing.seal_with_new_deks`) run by a background thread: its C code lets go of
+    the GIL (crypto/_bulk.c), so the part is sealed while the importer checks it. `finish`
+    waits for it and gives each row its columns; the importer calls it before writing the part,
+    or on its way out of a failure (nothing sealed is kept then)."""
+
+    def __init__(self, keys: Keys, items: list[Worked]) -> None:
+        self.items = items
+        self.keys = keys
+        news = [item.new for item in items if item.new is not None]
+        self.columns = ("name", *sorted({f for new in news for f, v in new.sensitive.items() if v is not None}))
+        rest = self.columns[1:]
+        self.values: list[tuple[bytes | str | None, ...]] = [(new.name, *map(new.sensitive.get, rest))
+                                                            for new in news]
+        self.ids = [new_id() for _ in items]
+        self.result: tuple[list[tuple[bytes, int]], list[list[bytes | None]]] | None = None
+        self.pending = Pending(self._seal) if items else Pending()
+
+    def _seal(self) -> None:
+        self.result = self.keys.ring.seal_with_new_deks("customers", self.columns, self.ids, self.values)
+
+    def finish(self) -> None:
+        self.pending.wait()
+        if not self.items:
+            return
+        assert self.result is not None
+        wrapped, sealed = self.result
+        self.result = None
+        sealed_columns = sealed_column_names(self.columns)
+        for item, customer_id, (key, kek_version), row in zip(self.items, self.ids, wrapped, sealed, strict=True):
+            assert item.new is not None
+            assert item.indexes is not None
+            item.customer_id, item.wrapped_key, item.kek_version = customer_id, key, kek_version
+            item.sealed = indexed_columns(item.new.kind, item.new.name, item.name_key, sealed_columns, row,
+                                          item.indexes)
