@@ -144,11 +144,11 @@ class Pending:
     an import part's sealing (archive/customers/rowwork.Sealing, C code that lets go of the
     GIL). `wait` joins it and raises what failed."""
 
-    def __init__(self, finish: Callable[[], None] | None = None) -> None:
+    def __init__(self, finish: Callable[[], None] | None = None, *, name: str = "bulk-insert") -> None:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         if finish is not None:
-            self._thread = threading.Thread(target=self._run, args=(finish,), name="bulk-insert", daemon=True)
+            self._thread = threading.Thread(target=self._run, args=(finish,), name=name, daemon=True)
             self._thread.start()
 
     def _run(self, finish: Callable[[], None]) -> None:

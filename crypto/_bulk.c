@@ -29,6 +29,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <Python.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <string.h>
@@ -43,6 +44,7 @@
 #define TAIL 33
 #define MAX_AAD 1024
 #define MAX_COLUMNS 64
+#define MAX_ROWS 1000000 /* per call: keeps rows × columns far from overflow */
 
 /* Fetched once at import: an implicit fetch by name on every init costs more than the work. */
 static EVP_CIPHER *aes_256_gcm;
@@ -87,6 +89,7 @@ static int hmac_run(const Hmac *h, const unsigned char *msg, size_t len, unsigne
 }
 
 static PyObject *openssl_error(const char *what) {
+    ERR_clear_error(); /* leave no stale error for the next OpenSSL user on this thread */
     PyErr_Format(PyExc_RuntimeError, "OpenSSL failed: %s", what);
     return NULL;
 }
@@ -169,7 +172,8 @@ static int hkdf_block(Hmac *salt, Hmac *h, const unsigned char *ikm, const unsig
 }
 
 /* One value to seal: where its plaintext is, which row and column it belongs to, and the
- * (not yet shared) bytes object it is sealed into. */
+ * bytes object it is sealed into (reachable only through output lists the collector does not
+ * track until they are complete). */
 typedef struct {
     const unsigned char *plain;
     Py_ssize_t len;
@@ -232,6 +236,7 @@ static const char *seal_jobs(const Job *jobs, Py_ssize_t count, const unsigned c
         }
     }
 done:
+    if (failed) ERR_clear_error();
     OPENSSL_cleanse(field_key, sizeof field_key);
     EVP_CIPHER_CTX_free(ctx); /* also wipes the key schedule */
     hmac_free(&h);
@@ -251,12 +256,19 @@ static PyObject *seal_rows(PyObject *self, PyObject *args) {
     const unsigned char *prefix[MAX_COLUMNS];
     Py_ssize_t prefix_len[MAX_COLUMNS];
     uLong prefix_crc[MAX_COLUMNS];
-    if (deks.len != KEY_BYTES * n || tails.len != TAIL * n || header.len != HEADER || info.len > 256) {
-        PyErr_SetString(PyExc_ValueError, "a 32-byte data key and a 33-byte AAD tail per row, a 5-byte header");
+    /* Read without the GIL below: immutable bytes only (a bytearray could change meanwhile). */
+    if (!PyBytes_Check(deks.obj) || !PyBytes_Check(info.obj) || !PyBytes_Check(header.obj) ||
+        !PyBytes_Check(tails.obj) || !PyBytes_Check(nonces.obj)) {
+        PyErr_SetString(PyExc_TypeError, "keys, info, header, tails and nonces are bytes");
         goto done;
     }
-    if (width > MAX_COLUMNS) {
-        PyErr_SetString(PyExc_ValueError, "too many columns");
+    if (deks.len != KEY_BYTES * n || tails.len != TAIL * n || header.len != HEADER || info.len > 256) {
+        PyErr_SetString(PyExc_ValueError,
+                        "a 32-byte data key and a 33-byte AAD tail per row, a 5-byte header, info up to 256 bytes");
+        goto done;
+    }
+    if (width > MAX_COLUMNS || n > MAX_ROWS) {
+        PyErr_SetString(PyExc_ValueError, "too many columns or rows at once");
         goto done;
     }
     /* CRC-32(prefix ‖ tail) = combine(CRC-32(prefix), CRC-32(tail)): each prefix's once, each tail's once per row. */
@@ -272,9 +284,14 @@ static PyObject *seal_rows(PyObject *self, PyObject *args) {
     }
     /* With the GIL: the rows are checked and held (a copy of the list, so another thread changing
      * it cannot free a value while it is read), every output allocated, and a job made per value. */
-    if (!(held = PyList_GetSlice(rows, 0, n)) || PyList_GET_SIZE(held) != n || !(out = PyList_New(n)) ||
-        !(jobs = PyMem_Malloc(sizeof(Job) * (size_t)(n * width > 0 ? n * width : 1)))) {
-        if (!PyErr_Occurred()) PyErr_NoMemory();
+    /* The output lists are kept out of the garbage collector's sight until they are complete
+     * and sealed: gc.get_objects() in a finalizer (or another thread while the GIL is released)
+     * would otherwise find them half-filled, or free the bytes being written. */
+    if (!(held = PyList_GetSlice(rows, 0, n))) goto fail;
+    if (!(out = PyList_New(n))) goto fail;
+    PyObject_GC_UnTrack(out);
+    if (!(jobs = PyMem_Malloc(sizeof(Job) * (size_t)(n * width > 0 ? n * width : 1)))) {
+        PyErr_NoMemory();
         goto fail;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -285,6 +302,7 @@ static PyObject *seal_rows(PyObject *self, PyObject *args) {
         }
         PyObject *sealed_row = PyList_New(width);
         if (!sealed_row) goto fail;
+        PyObject_GC_UnTrack(sealed_row);
         PyList_SET_ITEM(out, i, sealed_row);
         for (Py_ssize_t j = 0; j < width; j++) {
             PyObject *value = PyTuple_GET_ITEM(row, j);
@@ -327,6 +345,8 @@ static PyObject *seal_rows(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, failed);
         goto fail;
     }
+    for (Py_ssize_t i = 0; i < n; i++) PyObject_GC_Track(PyList_GET_ITEM(out, i));
+    PyObject_GC_Track(out);
     goto done;
 fail:
     Py_CLEAR(out);

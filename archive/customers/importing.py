@@ -193,9 +193,11 @@ class CustomerImporter:
                     done += len(part)
                     tick("checked", done, len(rows))
             except BaseException:
-                if sealing is not None:
-                    sealing.pending.settle()
-                writing.settle()  # never roll back under a running insert; the first error wins
+                try:
+                    writing.settle()  # never roll back under a running insert; the first error wins
+                finally:
+                    if sealing is not None:
+                        sealing.pending.settle()  # touches no database: only joined, its keys dropped
                 raise
             writing.wait()
             if not report.ok:

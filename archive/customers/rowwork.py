@@ -143,7 +143,7 @@ class Sealing:
                                                             for new in news]
         self.ids = [new_id() for _ in items]
         self.result: tuple[list[tuple[bytes, int]], list[list[bytes | None]]] | None = None
-        self.pending = Pending(self._seal) if items else Pending()
+        self.pending = Pending(self._seal, name="import-sealing") if items else Pending()
 
     def _seal(self) -> None:
         self.result = self.keys.ring.seal_with_new_deks("customers", self.columns, self.ids, self.values)

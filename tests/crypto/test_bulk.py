@@ -177,6 +177,9 @@ def test_gcm_many_is_aes_gcm() -> None:
     ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, ("p",), [(b"v",)], b"n" * 12), ValueError),  # text prefix
     ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, (b"p" * 1000,), [(b"v",)], b"n" * 12), ValueError),  # long prefix
     ((b"k" * 32, b"i" * 257, HEADER_V1, b"t" * 33, (b"p",), [(b"v",)], b"n" * 12), ValueError),  # long info
+    # Read without the GIL: a mutable buffer could change meanwhile (nonces reused), so refused.
+    ((b"k" * 32, b"i", HEADER_V1, b"t" * 33, (b"p",), [(b"v",)], bytearray(12)), TypeError),
+    ((bytearray(32), b"i", HEADER_V1, b"t" * 33, (b"p",), [(b"v",)], b"n" * 12), TypeError),
 ])
 def test_seal_rows_refuses_malformed_arguments(args: tuple[object, ...], error: type[Exception]) -> None:
     with pytest.raises(error):
@@ -196,3 +199,32 @@ def test_mac_hex_refuses_malformed_arguments() -> None:
 def test_seal_new_rows_checks_keys_against_rows() -> None:
     with pytest.raises(ValueError, match="one 32-byte data key"):
         seal_new_rows("customers", ("name",), os.urandom(32), [uuid.uuid4(), uuid.uuid4()], [(b"a",), (b"b",)])
+
+
+def test_sealed_rows_are_invisible_to_the_collector_until_complete() -> None:
+    """A finalizer walking gc.get_objects() during seal_rows (its allocations run collections)
+    must not meet its half-filled output: that was a list with empty slots, and a crash."""
+    import gc
+
+    n, seen = 3000, []
+
+    class Walker:
+        def __init__(self) -> None:
+            self.me = self  # a cycle: only a collection frees it
+
+        def __del__(self) -> None:
+            seen.extend(o for o in gc.get_objects() if type(o) is list and len(o) == n and type(o[0]) is list)
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(50)
+    try:
+        for _ in range(10):
+            Walker()
+        out = _bulk.seal_rows(os.urandom(32 * n), FIELD_KEY_INFO, HEADER_V1, os.urandom(33 * n), (b"p",),
+                              [(b"v",) for _ in range(n)], os.urandom(12 * n))
+    finally:
+        gc.set_threshold(*threshold)
+    assert not seen
+    assert len(out) == n
+    assert gc.is_tracked(out)
+    assert gc.is_tracked(out[0])  # tracked again once complete
