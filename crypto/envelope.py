@@ -195,9 +195,9 @@ class FieldCipher:
                     values: Mapping[str, bytes], *, nonces: bytes | None = None) -> dict[str, bytes]:
         """Seal several columns of one UUID-keyed row: each exactly as `encrypt` with
         `FieldContext(table, column, row_id, customer_id)` would, but the key is looked up, the
-        AAD's row part encoded and the nonces drawn once per row (the bulk-import path). A
-        caller sealing many rows may pass `nonces`, 12 fresh random bytes per value, drawn from
-        the OS at once for all of them and never used for anything else."""
+        AAD's row part encoded and the nonces drawn once per row. `nonces` (12 fresh random
+        bytes per value, never used for anything else) lets tests/crypto/test_bulk.py compare
+        the bulk path (`seal_new_rows`, crypto/_bulk.c) with this one byte for byte."""
         dek = self._for_encrypt(customer_id)
         tail = ((customer_id.int << 136) | row_id.int).to_bytes(33, "big")
         if nonces is None:

@@ -103,20 +103,18 @@ class KeyRing:
             return
         insert_many([wrapped for wrapped, _ in self.prepare_deks(customer_ids)])
 
-    def prepare_deks(self, customer_ids: Sequence[uuid.UUID], *, cache: bool = True) -> list[tuple[WrappedDek, Dek]]:
+    def prepare_deks(self, customer_ids: Sequence[uuid.UUID]) -> list[tuple[WrappedDek, Dek]]:
         """Version-1 DEKs for brand-new customers: each wrapped (for the caller to store — in the
         same transaction as the data sealed with it, so both commit or neither does) and open
-        (to seal with; also cached unless `cache` is false, e.g. in an import worker that only
-        seals). If that transaction fails, call `forget_many`."""
+        (to seal with; also cached). If that transaction fails, call `forget_many`."""
         generation = self._cache.generation
         made: list[tuple[WrappedDek, Dek]] = []
         random, wrapped = self._new_wrapped(customer_ids)
         for n, (customer_id, (blob, kek_version)) in enumerate(zip(customer_ids, wrapped, strict=True)):
             dek = Dek(customer_id, 1, random[n * DEK_BYTES:(n + 1) * DEK_BYTES], limit=self._nonce_limit)
             made.append((WrappedDek(customer_id, 1, blob, kek_version, DekState.ACTIVE), dek))
-            if cache:
-                self._cache.put((customer_id.int, _ACTIVE), dek, generation=generation)
-                self._cache.put((customer_id.int, 1), dek, generation=generation)
+            self._cache.put((customer_id.int, _ACTIVE), dek, generation=generation)
+            self._cache.put((customer_id.int, 1), dek, generation=generation)
         return made
 
     def seal_with_new_deks(self, table: str, columns: Sequence[str], customer_ids: Sequence[uuid.UUID],

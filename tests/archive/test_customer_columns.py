@@ -21,7 +21,7 @@ from crypto.blind_index import BlindIndex
 
 INDEX = BlindIndex({1: os.urandom(32), 2: os.urandom(32)}).pinned()
 VALUES = {"address": "江苏省徐州市鼓楼区 1 号", "email": "a@b.cn", "id_number": "320302198501010011",
-          "phone": "13812345678", "tax_number": "91320300MA1MXXXX0A"}
+          "phone": "13812345678", "tax_number": "91320300MA1M23450A"}
 FIELDS = ("name", *VALUES)
 
 
