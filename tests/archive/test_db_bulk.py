@@ -5,6 +5,7 @@ braces, the word NULL), and `bulk_insert` stores exactly the rows it is given.""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,28 +26,28 @@ AWKWARD = ['a', 'b"c', "d\\e", "x,y", "{z}", " sp ", "NULL", "", "中文", "it's
 texts = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=20)
 
 
-def _fresh(engine: Engine) -> None:
+@pytest.fixture
+def tables(engine: Engine) -> Iterator[Engine]:
+    """The engine with this module's tables created empty, dropped afterwards."""
     _meta.drop_all(engine, checkfirst=True)
     _meta.create_all(engine)
+    yield engine
+    _meta.drop_all(engine)
 
 
-def test_one_of_matches_exactly_the_listed_values(engine: Engine) -> None:
-    _fresh(engine)
-    try:
-        with engine.begin() as conn:
-            rows = [{"id": str(uuid.uuid4()), "value": v} for v in AWKWARD]
-            bulk_insert(conn, PROBE, rows)
-            dialect = conn.dialect.name
-            for value in AWKWARD:
-                found = conn.scalars(select(PROBE.c.value).where(one_of(PROBE.c.value, [value], dialect))).all()
-                assert found == [value]
-            assert sorted(conn.scalars(select(PROBE.c.value).where(
-                one_of(PROBE.c.value, AWKWARD[:5], dialect))).all()) == sorted(AWKWARD[:5])
-            assert conn.scalars(select(PROBE.c.value).where(one_of(PROBE.c.value, [], dialect))).all() == []
-            absent = one_of(PROBE.c.value, ["nope", "NUL"], dialect)
-            assert conn.scalars(select(PROBE.c.value).where(absent)).all() == []
-    finally:
-        _meta.drop_all(engine)
+def test_one_of_matches_exactly_the_listed_values(tables: Engine) -> None:
+    with tables.begin() as conn:
+        rows = [{"id": str(uuid.uuid4()), "value": v} for v in AWKWARD]
+        bulk_insert(conn, PROBE, rows)
+        dialect = conn.dialect.name
+        for value in AWKWARD:
+            found = conn.scalars(select(PROBE.c.value).where(one_of(PROBE.c.value, [value], dialect))).all()
+            assert found == [value]
+        assert sorted(conn.scalars(select(PROBE.c.value).where(
+            one_of(PROBE.c.value, AWKWARD[:5], dialect))).all()) == sorted(AWKWARD[:5])
+        assert conn.scalars(select(PROBE.c.value).where(one_of(PROBE.c.value, [], dialect))).all() == []
+        absent = one_of(PROBE.c.value, ["nope", "NUL"], dialect)
+        assert conn.scalars(select(PROBE.c.value).where(absent)).all() == []
 
 
 @hypothesis_settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -69,74 +70,58 @@ WIDE = Table("test_bulk_wide", _meta, Column("id", String(36), primary_key=True)
 LOOSE = Table("test_bulk_loose", _meta, Column("a", String(20)), Column("d", String(20)))  # every column nullable
 
 
-def test_bulk_insert_stores_rows_whatever_columns_each_holds(engine: Engine) -> None:
+def test_bulk_insert_stores_rows_whatever_columns_each_holds(tables: Engine) -> None:
     """Rows holding different columns (grouped into statements of their own on SQLite), None
     values, blobs, and a column with a server default: `columns` names the columns, and a row
     without one of them stores NULL there — even where the column has a default."""
-    _fresh(engine)
     rows: list[dict[str, object]] = [{"id": f"r{i}", "a": f"a{i}", "b": bytes([i % 256]) * (i % 7)}
                                      for i in range(1200)]
     rows += [{"id": "only-id"}, {"id": "none-a", "a": None, "b": None}, {"b": b"\x00\xff", "id": "reordered"},
              {"id": "with-c", "c": "given", "d": "x"}]
-    try:
-        with engine.begin() as conn:
-            bulk_insert(conn, WIDE, rows, columns=["id", "a", "b", "c", "d"])
-            stored = {r.id: r for r in conn.execute(select(WIDE))}
-        assert len(stored) == len(rows)
-        for row in rows:
-            got = stored[str(row["id"])]
-            assert (got.a, got.b, got.c, got.d) == (row.get("a"), row.get("b"), row.get("c"), row.get("d"))
-    finally:
-        _meta.drop_all(engine)
+    with tables.begin() as conn:
+        bulk_insert(conn, WIDE, rows, columns=["id", "a", "b", "c", "d"])
+        stored = {r.id: r for r in conn.execute(select(WIDE))}
+    assert len(stored) == len(rows)
+    for row in rows:
+        got = stored[str(row["id"])]
+        assert (got.a, got.b, got.c, got.d) == (row.get("a"), row.get("b"), row.get("c"), row.get("d"))
 
 
-def test_bulk_insert_in_the_background_finishes_in_order_and_reports_failures(engine: Engine) -> None:
-    _fresh(engine)
-    try:
-        with engine.begin() as conn:
-            first = bulk_insert(conn, PROBE, [{"id": f"p{i}", "value": str(i)} for i in range(700)], wait=False)
-            second = bulk_insert(conn, WIDE, [{"id": f"w{i}", "a": str(i)} for i in range(10)], wait=False, after=first)
-            second.wait()
-            assert conn.scalar(select(func.count()).select_from(PROBE)) == 700
-            assert conn.scalar(select(func.count()).select_from(WIDE)) == 10
-            clash = bulk_insert(conn, PROBE, [{"id": "fresh", "value": "x"}, {"id": "p3", "value": "again"}],
-                                wait=False)
-            with pytest.raises(IntegrityError) as refused:  # as SQLAlchemy raises it elsewhere
-                clash.wait()
-            assert "again" not in str(refused.value)  # the values stay out of the message
-            clash.wait()  # the failure is reported once
-    finally:
-        _meta.drop_all(engine)
+def test_bulk_insert_in_the_background_finishes_in_order_and_reports_failures(tables: Engine) -> None:
+    with tables.begin() as conn:
+        first = bulk_insert(conn, PROBE, [{"id": f"p{i}", "value": str(i)} for i in range(700)], wait=False)
+        second = bulk_insert(conn, WIDE, [{"id": f"w{i}", "a": str(i)} for i in range(10)], wait=False, after=first)
+        second.wait()
+        assert conn.scalar(select(func.count()).select_from(PROBE)) == 700
+        assert conn.scalar(select(func.count()).select_from(WIDE)) == 10
+        clash = bulk_insert(conn, PROBE, [{"id": "fresh", "value": "x"}, {"id": "p3", "value": "again"}],
+                            wait=False)
+        with pytest.raises(IntegrityError) as refused:  # as SQLAlchemy raises it elsewhere
+            clash.wait()
+        assert "again" not in str(refused.value)  # the values stay out of the message
+        clash.wait()  # the failure is reported once
 
 
-def test_a_failure_after_a_background_insert_started_leaves_nothing_behind(engine: Engine) -> None:
+def test_a_failure_after_a_background_insert_started_leaves_nothing_behind(tables: Engine) -> None:
     """The data keys' insert runs in the background while the customers' is prepared: if that
     preparation fails, the rollback must not overtake the running insert (on SQLite its
     remaining rows would commit on their own)."""
-    _fresh(engine)
-    try:
-        with engine.connect() as conn:
-            conn.begin()
-            running = bulk_insert(conn, PROBE, [{"id": f"k{i}", "value": str(i)} for i in range(20_000)],
-                                  wait=False)
-            with pytest.raises(KeyError):
-                bulk_insert(conn, WIDE, [{"id": "x", "no_such_column": 1}], columns=["id", "no_such_column"],
-                            wait=False, after=running)
-            conn.rollback()
-        with engine.connect() as conn:
-            assert conn.scalar(select(func.count()).select_from(PROBE)) == 0
-    finally:
-        _meta.drop_all(engine)
+    with tables.connect() as conn:
+        conn.begin()
+        running = bulk_insert(conn, PROBE, [{"id": f"k{i}", "value": str(i)} for i in range(20_000)],
+                              wait=False)
+        with pytest.raises(KeyError):
+            bulk_insert(conn, WIDE, [{"id": "x", "no_such_column": 1}], columns=["id", "no_such_column"],
+                        wait=False, after=running)
+        conn.rollback()
+    with tables.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(PROBE)) == 0
 
 
-def test_a_row_holding_none_of_the_columns_inserts_nulls(engine: Engine) -> None:
-    _fresh(engine)
-    try:
-        with engine.begin() as conn:
-            bulk_insert(conn, LOOSE, [{"a": "x"}, {"other": 1}], columns=["a", "d"])
-            assert sorted(conn.execute(select(LOOSE.c.a, LOOSE.c.d)).all(), key=str) == [("x", None), (None, None)]
-    finally:
-        _meta.drop_all(engine)
+def test_a_row_holding_none_of_the_columns_inserts_nulls(tables: Engine) -> None:
+    with tables.begin() as conn:
+        bulk_insert(conn, LOOSE, [{"a": "x"}, {"other": 1}], columns=["a", "d"])
+        assert sorted(conn.execute(select(LOOSE.c.a, LOOSE.c.d)).all(), key=str) == [("x", None), (None, None)]
 
 
 def test_waiting_inserts_run_on_a_connection_bound_to_its_thread(tmp_path: Path) -> None:
