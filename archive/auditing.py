@@ -71,11 +71,27 @@ class Auditor:
     def record(self, session: Session | Connection, action: AuditAction | str,
                decision: Decision = Decision.ALLOWED, **details: object) -> None:
         """Insert the event in the session's transaction; the act commits with it or not at all."""
+        self.write(session, self.prepare(action, decision, **details))
+
+    def prepare(self, action: AuditAction | str, decision: Decision = Decision.ALLOWED,
+                **details: object) -> PreparedEvent:
+        """The event `record` would insert, made now and inserted by `write` later in the same
+        act: for an act that can build its event while it waits on the database."""
         if not details.get("policy_version"):
             details["policy_version"] = current_policy_version()
         draft = EventDraft(actor=self.actor, action=action, decision=decision, request_id=self.request_id,
                            client_address=self.client_address, **details)  # type: ignore[arg-type]
+        return PreparedEvent(audit_log.row_of(draft))
+
+    def write(self, session: Session | Connection, event: PreparedEvent) -> None:
         try:
-            audit_log.append(session, draft)
+            audit_log.append_row(session, event.row)
         except SQLAlchemyError as exc:
             raise Unavailable(AUDIT_UNAVAILABLE) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """An event's row, made by `Auditor.prepare`, not yet written."""
+
+    row: dict[str, object]

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Engine,
     LargeBinary,
     MetaData,
+    String,
     Table,
     TypeDecorator,
     Uuid,
@@ -348,23 +349,38 @@ def _name(table: FromClause) -> str:
     return table.name if isinstance(table, Table) else str(table)
 
 
-def one_of(column: ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequence[str],
-           dialect: str) -> ColumnElement[bool]:
+def one_of(column: ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequence[str] | None,
+           dialect: str, *, name: str | None = None) -> ColumnElement[bool]:
     """`column IN (values)` with the values as one bound parameter, however many there are:
     an array on PostgreSQL, a JSON list read by `json_each` on SQLite. SQLAlchemy's IN renders
     a parameter per value, which costs more than the lookup itself for a file's thousands. The
     array goes as its text form, which the server parses once as it binds the parameter:
-    psycopg would adapt a list element by element in Python."""
+    psycopg would adapt a list element by element in Python.
+
+    With `name` (and `values` None) the values come with each execution, as the parameter of
+    that name (a list of strings): a statement built once and run for every part of a file,
+    which saves rebuilding it (and SQLAlchemy's walk over it) each time."""
+    param = bindparam(name, type_=_TextArray() if dialect == "postgresql" else _JsonList()) if values is None \
+        else bindparam(None, list(values), type_=_TextArray() if dialect == "postgresql" else _JsonList())
     if dialect == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=_TextArray()))
-    each: Select[Any] = select(literal_column("value")).select_from(
-        func.json_each(bindparam(None, json.dumps(list(values)))))
+        return column == any_(param)
+    each: Select[Any] = select(literal_column("value")).select_from(func.json_each(param))
     return column.in_(each.scalar_subquery())
 
 
 def pg_text_array(values: Sequence[str]) -> str:
     """PostgreSQL's text form of a text[] holding `values`, each element quoted."""
     return "{" + ",".join(['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]) + "}"
+
+
+class _JsonList(TypeDecorator[list[str]]):
+    """A list of strings sent to SQLite as one JSON text (for `json_each`)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: list[str] | None, dialect: Dialect) -> str | None:
+        return None if value is None else json.dumps(value)
 
 
 class _TextArray(UserDefinedType[list[str]]):

@@ -59,7 +59,12 @@ def row_of(draft: EventDraft, *, event_id: uuid.UUID | None = None,
 
 def append(target: Session | Connection, draft: EventDraft) -> uuid.UUID:
     """Insert one event in the caller's transaction and return its id."""
-    row = row_of(draft)
+    return append_row(target, row_of(draft))
+
+
+def append_row(target: Session | Connection, row: dict[str, object]) -> uuid.UUID:
+    """Insert an event `row_of` made earlier — while the caller waited on something else (a
+    bulk import makes its event while its last rows are still being inserted)."""
     target.execute(_INSERT, row)
     return row["id"]  # type: ignore[return-value]
 

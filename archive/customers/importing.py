@@ -15,6 +15,7 @@ audited corrections.
 from __future__ import annotations
 
 import csv
+import functools
 import gc
 import io
 import sys
@@ -27,10 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Select, insert, select
 from sqlalchemy.orm import Session
 
-from archive.auditing import Auditor
+from archive.auditing import Auditor, PreparedEvent
 from archive.customers.intake import (
     Candidate,
     DuplicateCheck,
@@ -176,6 +177,8 @@ class CustomerImporter:
             done = 0
             writing = Pending()  # the previous part, still being inserted by the database
             sealing: Sealing | None = None
+            event: PreparedEvent | None = None
+            flags: list[dict[str, object]] | None = None
             try:
                 for part in parts(rows):
                     worked, sealing = work(keys, part)  # meanwhile the database inserts the previous part
@@ -192,6 +195,19 @@ class CustomerImporter:
                         written.update(r.customer_id for r in new if r.customer_id)
                     done += len(part)
                     tick("checked", done, len(rows))
+                if report.ok and not dry_run:
+                    # The last part may still be inserting: what needs no database is made meanwhile.
+                    flags = self._flag_rows(fresh, findings)
+                    ids = tuple(r.customer_id for r in fresh if r.customer_id)
+                    report.created, report.updated = len(fresh), len(changed)
+                    report.flagged = len({f["customer_id"] for f in flags})
+                    event = auditor.prepare(
+                        AuditAction.CUSTOMER_IMPORT, Decision.ALLOWED, resource_type="customer",
+                        customer_ids=ids + tuple(r.existing.id for r in changed if r.existing),
+                        purpose=decision.purpose.value if decision.purpose else "", categories=decision.categories,
+                        reason=decision.reason, policy_rule=decision.rule_text, policy_version=decision.policy_version,
+                        extra={"rows": str(len(rows)), "created": str(report.created), "updated": str(report.updated),
+                               "unchanged": str(report.unchanged), "flagged": str(report.flagged)})
             except BaseException:
                 try:
                     writing.settle()  # never roll back under a running insert; the first error wins
@@ -208,20 +224,14 @@ class CustomerImporter:
                 report.created = len(fresh)
                 uow.rollback()
                 return report
+            assert event is not None
+            assert flags is not None
             registry = CustomerRegistry(CustomerRepository(session), FieldCipher(self.ring), self.index)
             for row in changed:
                 self._correct(session, registry, principal, decision, row)
-            flags = self._flags(session, fresh, findings)
-            report.created, report.updated, report.flagged = len(fresh), len(changed), flags
-            ids = tuple(r.customer_id for r in fresh if r.customer_id)
-            auditor.record(session, AuditAction.CUSTOMER_IMPORT, Decision.ALLOWED, resource_type="customer",
-                           customer_ids=ids + tuple(r.existing.id for r in changed if r.existing),
-                           purpose=decision.purpose.value if decision.purpose else "",
-                           categories=decision.categories, reason=decision.reason,
-                           policy_rule=decision.rule_text, policy_version=decision.policy_version,
-                           extra={"rows": str(len(rows)), "created": str(len(fresh)),
-                                  "updated": str(len(changed)), "unchanged": str(report.unchanged),
-                                  "flagged": str(flags)})
+            if flags:
+                session.execute(insert(CustomerReviewFlag), flags)
+            auditor.write(session, event)
         tick("written", len(rows), len(rows))
         return report
 
@@ -376,8 +386,11 @@ class CustomerImporter:
         customer.record_bidx = row.worked.fingerprint
         session.flush()
 
-    def _flags(self, session: Session, fresh: list[_Row], findings: list[Findings]) -> int:
-        flags = []
+    @staticmethod
+    def _flag_rows(fresh: list[_Row], findings: list[Findings]) -> list[dict[str, object]]:
+        """The review flags for the new customers (same phone, similar name), as rows."""
+        flags: list[dict[str, object]] = []
+        now = utcnow()
         for row, found in zip(fresh, findings, strict=True):
             for match in found.flags:
                 earlier = batch_row_of(match.customer_id)
@@ -386,10 +399,8 @@ class CustomerImporter:
                 assert other is not None
                 flags.append({"id": new_id(), "customer_id": row.customer_id, "other_customer_id": other,
                               "reason": "same_phone" if match.field == "phone" else "similar_name",
-                              "score": match.score, "created_at": utcnow()})
-        if flags:
-            session.execute(insert(CustomerReviewFlag), flags)
-        return len({f["customer_id"] for f in flags})
+                              "score": match.score, "created_at": now})
+        return flags
 
 
 class DepartmentRef(NamedTuple):
@@ -442,10 +453,16 @@ class _Directory:
         if not codes:
             return []
         connection = self.session.connection()  # Core: no ORM compile state for a query per part
-        table = Customer.__table__.c
-        found = connection.execute(select(table.id).where(one_of(table.code, sorted(codes), connection.dialect.name)))
+        found = connection.execute(_ids_by_code(connection.dialect.name), {"codes": sorted(codes)})
         hits = [h for (h,) in found if h not in without]
         return list(self.session.scalars(select(Customer).where(Customer.id.in_(hits)))) if hits else []
+
+
+@functools.cache
+def _ids_by_code(dialect: str) -> Select[tuple[uuid.UUID]]:
+    """Registered customers' ids by code (the parameter `codes`): built once, run per part."""
+    table = Customer.__table__.c
+    return select(table.id).where(one_of(table.code, None, dialect, name="codes"))
 
 
 _tuning_lock = threading.Lock()

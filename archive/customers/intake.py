@@ -10,16 +10,17 @@ one at a time (`POST /customers`) or a whole file at once (the import).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from archive.customers.models import Customer
@@ -147,16 +148,11 @@ class DuplicateCheck:
 
     def _registered(self, wanted: Mapping[str, set[str]]) -> list[_Registered]:
         """Registered customers holding any of the wanted index values, in one query per part."""
-        table = _CUSTOMERS.c
-        columns = [(table[f"{field}_bidx"], list(hexes)) for field, hexes in wanted.items() if hexes]
-        if not columns:
+        if not any(wanted.values()):
             return []
         connection = self.session.connection()  # Core: no ORM compile state for a query per part
-        dialect = connection.dialect.name
         found = [_Registered(*row) for row in connection.execute(
-            select(table.id, table.code, table.id_number_bidx, table.tax_number_bidx, table.phone_bidx,
-                   table.name_bidx)
-            .where(or_(*(one_of(column, hexes, dialect) for column, hexes in columns))))]
+            _register_query(connection.dialect.name), {f: list(wanted.get(f, ())) for f in _REGISTER_FIELDS})]
         return [r for r in found if r.id not in self.own] if self.own else found
 
     def _earlier(self, row: int) -> tuple[uuid.UUID, str]:
@@ -227,6 +223,19 @@ class DuplicateCheck:
                 customer_id, code, _ = registered[best[2]]
                 if code != candidates[i].code:
                     findings[i].flags.append(Match("name", customer_id, code, int(best[1])))
+
+
+_REGISTER_FIELDS = ("id_number", "tax_number", "phone", "name")
+
+
+@functools.cache
+def _register_query(dialect: str) -> Select[Any]:
+    """The register's customers holding any of the index values given as the parameters named
+    after the fields (`_REGISTER_FIELDS`): built once, run for every part of a file."""
+    table = _CUSTOMERS.c
+    return select(table.id, table.code, table.id_number_bidx, table.tax_number_bidx, table.phone_bidx,
+                  table.name_bidx).where(or_(*(one_of(table[f"{field}_bidx"], None, dialect, name=field)
+                                               for field in _REGISTER_FIELDS)))
 
 
 class _Registered(NamedTuple):
