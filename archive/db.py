@@ -193,17 +193,74 @@ def bulk_insert(connection: Connection, table: FromClause, rows: Sequence[Mappin
     background (`Pending`): call `wait()` on the result before the connection's next statement.
     `after` is an earlier insert on the same connection that must be complete first."""
     if not rows:
-        if after is not None:
-            after.wait()
-        return Pending()
+        return _nothing(after)
+    names = list(columns if columns is not None else rows[0])
+    if connection.dialect.name == "postgresql":
+        return _insert(connection, table, lambda: [(names, _bound(rows, names, table, connection.dialect))],
+                       wait=wait, after=after)
+    # On SQLite the rows are grouped by the columns they hold, and a column a group lacks is
+    # left out of its statement (NULL unless it has a server default, which then gets an
+    # explicit NULL): binding a None goes through the driver's adaptation protocol and costs
+    # more than twice a string.
+    def grouped() -> list[tuple[list[str], list[tuple[Any, ...]]]]:
+        wanted = set(names)
+        defaulted = [n for n in names if table.c[n].server_default is not None]
+        groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(row), []).append(row)
+        out = []
+        for keys, members in groups.items():
+            held = [k for k in keys if k in wanted]
+            group = held + [n for n in defaulted if n not in held] or names  # none held: NULLs
+            out.append((group, _bound(members, group, table, connection.dialect)))
+        return out
+
+    return _insert(connection, table, grouped, wait=wait, after=after)
+
+
+def bulk_insert_columns(connection: Connection, table: FromClause, columns: Mapping[str, Sequence[Any]], *,
+                        wait: bool = True, after: Pending | None = None) -> Pending:
+    """`bulk_insert` of rows given a column at a time (name -> each row's value, None for
+    NULL), as the bulk import builds them: never a dict per row, and each column converted
+    for the driver in one pass. On SQLite a column that is NULL throughout is left out of
+    the statement (unless it has a server default: it then gets the explicit NULLs)."""
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError("every column needs one value per row")
+    if not columns or lengths == {0}:
+        return _nothing(after)
+    def bound() -> list[tuple[list[str], list[tuple[Any, ...]]]]:
+        names = list(columns)
+        if connection.dialect.name != "postgresql":
+            names = [n for n in names if table.c[n].server_default is not None or
+                     columns[n].count(None) != len(columns[n])] or names
+        converted = _converted([columns[n] for n in names], [table.c[n] for n in names], connection.dialect)
+        return [(names, list(zip(*converted, strict=True)))]
+
+    return _insert(connection, table, bound, wait=wait, after=after)
+
+
+def _nothing(after: Pending | None) -> Pending:
+    if after is not None:
+        after.wait()
+    return Pending()
+
+
+def _insert(connection: Connection, table: FromClause,
+            bound: Callable[[], list[tuple[list[str], list[tuple[Any, ...]]]]], *, wait: bool,
+            after: Pending | None) -> Pending:
+    """Groups of (column names, rows as the driver takes them) inserted by COPY or by
+    multi-row INSERTs; `bound` makes them (and may raise, the earlier insert then settled)."""
     try:
-        names = list(columns if columns is not None else rows[0])
+        groups = bound()
         if connection.dialect.name == "postgresql":
             if after is not None:
                 after.wait()  # the COPY streams from this thread
-            pending = _copy(connection, table, rows, names)
+            for names, values in groups[:-1]:
+                _copy(connection, table, names, values).wait()
+            pending = _copy(connection, table, *groups[-1])
         else:
-            pending = _sqlite_insert(connection, table, rows, names, after, background=not wait)
+            pending = _sqlite_insert(connection, table, groups, after, background=not wait)
     except BaseException:
         if after is not None:
             after.settle()  # never leave an earlier insert running under the caller's rollback
@@ -213,7 +270,7 @@ def bulk_insert(connection: Connection, table: FromClause, rows: Sequence[Mappin
     return pending
 
 
-def _copy(connection: Connection, table: FromClause, rows: Sequence[Mapping[str, Any]], names: list[str]) -> Pending:
+def _copy(connection: Connection, table: FromClause, names: list[str], values: list[tuple[Any, ...]]) -> Pending:
     """COPY: one stream instead of a statement per row. In the binary format when every
     column's type is known: ciphertext then crosses as bytes, not hex text to escape here and
     parse there. The end of the COPY is left to a `Pending`."""
@@ -233,7 +290,7 @@ def _copy(connection: Connection, table: FromClause, rows: Sequence[Mapping[str,
         with _as_sqlalchemy_error(dialect, statement):
             if binary:
                 copy.set_types(types)
-            for value in _bound(rows, names, cols, dialect):
+            for value in values:
                 copy.write_row(value)
     except BaseException as error:
         stream.__exit__(type(error), error, error.__traceback__)  # cancels the COPY
@@ -246,36 +303,24 @@ def _copy(connection: Connection, table: FromClause, rows: Sequence[Mapping[str,
     return Pending(finish)
 
 
-def _sqlite_insert(connection: Connection, table: FromClause, rows: Sequence[Mapping[str, Any]], names: list[str],
+def _sqlite_insert(connection: Connection, table: FromClause, groups: list[tuple[list[str], list[tuple[Any, ...]]]],
                    after: Pending | None, *, background: bool) -> Pending:
-    """Multi-row INSERTs, run by a `Pending` in the background (which needs a connection made
-    with `check_same_thread=False`, as `make_engine` makes them) or here. The rows are grouped
-    by the columns they hold, and a column a group lacks is left out of its statement (NULL
-    unless it has a server default, which then gets an explicit NULL): binding a None, like
-    binding `bytes`, goes through the driver's adaptation protocol and costs several times a
-    string; blobs go as `bytearray`, which does not."""
+    """Multi-row INSERTs, a statement per group of rows holding the same columns, run by a
+    `Pending` in the background (which needs a connection made with `check_same_thread=False`,
+    as `make_engine` makes them) or here. Blobs go as `bytearray` (`_bind_converter`)."""
     dialect = connection.dialect
     dbapi = connection.connection.dbapi_connection
-    wanted = set(names)
-    defaulted = [n for n in names if table.c[n].server_default is not None]
     quote = dialect.identifier_preparer.quote
     limit = dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # type: ignore[union-attr]
-    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(row), []).append(row)
     statements: list[tuple[str, str, int, list[tuple[Any, ...]]]] = []
-    for keys, members in groups.items():
-        held = [k for k in keys if k in wanted]
-        group = held + [n for n in defaulted if n not in held] or names  # none held: NULLs
-        cols = [table.c[n] for n in group]
-        values = _bound(members, group, cols, dialect)
+    for names, values in groups:
         # Table and column names come from the metadata, never from input.
-        head = f"INSERT INTO {quote(_name(table))} ({', '.join(quote(c.name) for c in cols)}) VALUES "  # noqa: S608
+        head = f"INSERT INTO {quote(_name(table))} ({', '.join(quote(table.c[n].name) for n in names)}) VALUES "  # noqa: S608
         # As many rows per statement as the library binds parameters (32,766 by default), up to
         # a few hundred: each statement is then one step of SQLite's C code, which lets go of the
         # GIL for all of its rows, where executemany takes it back after every row.
-        per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, limit // max(1, len(cols))))
-        statements.append((head, "(" + ",".join("?" * len(cols)) + ")", per_statement, values))
+        per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, limit // max(1, len(names))))
+        statements.append((head, "(" + ",".join("?" * len(names)) + ")", per_statement, values))
 
     in_transaction = dbapi.in_transaction  # type: ignore[union-attr]
 
@@ -314,11 +359,10 @@ def _as_sqlalchemy_error(dialect: Dialect, statement: str) -> Iterator[None]:
                                   dialect=dialect) from error
 
 
-def _bound(rows: Sequence[Mapping[str, Any]], names: Sequence[str], cols: Sequence[Any],
+def _bound(rows: Sequence[Mapping[str, Any]], names: Sequence[str], table: FromClause,
            dialect: Dialect) -> list[tuple[Any, ...]]:
     """Each row's values in `names` order, as the driver takes them (a missing one is None):
-    picked a row at a time, converted a column at a time (a list comprehension per column
-    instead of a Python loop over the converters of every row)."""
+    picked a row at a time, converted a column at a time (`_converted`)."""
     every = operator.itemgetter(*names)
     width = len(names)
     try:
@@ -327,11 +371,20 @@ def _bound(rows: Sequence[Mapping[str, Any]], names: Sequence[str], cols: Sequen
         picked: list[tuple[Any, ...]] = list(map(every, rows)) if width > 1 else [(every(r),) for r in rows]
     except KeyError:  # some row lacks a column: NULL there
         picked = [tuple([row.get(n) for n in names]) for row in rows]
-    convert = [(i, c) for i, c in enumerate(_bind_converter(c, dialect) for c in cols) if c is not None]
-    if not picked or not convert:
+    cols = [table.c[n] for n in names]
+    if not picked or all(_bind_converter(c, dialect) is None for c in cols):
         return picked
-    columns: list[Sequence[Any]] = list(zip(*picked, strict=True))
-    for i, converter in convert:
+    return list(zip(*_converted(list(zip(*picked, strict=True)), cols, dialect), strict=True))
+
+
+def _converted(columns: list[Sequence[Any]], cols: Sequence[Any], dialect: Dialect) -> list[Sequence[Any]]:
+    """Each column's values as the driver takes them, converted a column at a time (a list
+    comprehension per column instead of a Python loop over the converters of every row)."""
+    columns = list(columns)
+    for i, col in enumerate(cols):
+        converter = _bind_converter(col, dialect)
+        if converter is None:
+            continue
         column = columns[i]
         # Compared by identity, never by value (UUID's == is Python code): one object throughout
         # (the department, the import's timestamp) is converted once.
@@ -342,7 +395,7 @@ def _bound(rows: Sequence[Mapping[str, Any]], names: Sequence[str], cols: Sequen
             columns[i] = [None if v is None else converter(v) for v in column]
         else:
             columns[i] = list(map(converter, column))
-    return list(zip(*columns, strict=True))
+    return columns
 
 
 def _name(table: FromClause) -> str:

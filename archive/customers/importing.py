@@ -41,9 +41,10 @@ from archive.customers.intake import (
 from archive.customers.models import INDEXED_FIELDS, Customer, CustomerReviewFlag
 from archive.customers.repository import CustomerRepository
 from archive.customers.rowwork import Keys, Sealing, Worked, parts, work
-from archive.customers.service import CustomerRegistry, NewCustomer, index_kind
+from archive.customers.service import CustomerRegistry, NewCustomer, index_kind, indexed_columns_many
+from archive.customers.validation import PROFILE
 from archive.datakeys import DataKey
-from archive.db import Database, Pending, bulk_insert, new_id, one_of, utcnow
+from archive.db import Database, Pending, bulk_insert_columns, new_id, one_of, utcnow
 from archive.errors import ArchiveError, FieldError
 from archive.gate import CustomerGate, refuse
 from archive.identity.models import Department, User
@@ -191,7 +192,7 @@ class CustomerImporter:
                     changed += self._compare(parsed, report, update=update)
                     sealing.finish()  # the part was sealed meanwhile
                     if report.ok and not dry_run:
-                        writing = self._insert(session, principal, new)
+                        writing = self._insert(session, principal, new, sealing.sealed_columns)
                         written.update(r.customer_id for r in new if r.customer_id)
                     done += len(part)
                     tick("checked", done, len(rows))
@@ -336,44 +337,52 @@ class CustomerImporter:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def _insert(self, session: Session, principal: Principal, rows: list[_Row]) -> Pending:
-        """New customers with their data keys, sealed already (archive/customers/rowwork). The
-        database may still be inserting them when this returns (`Pending`)."""
+    def _insert(self, session: Session, principal: Principal, rows: list[_Row], sealed_columns: list[str]) -> Pending:
+        """New customers with their data keys, sealed already (archive/customers/rowwork), a
+        column at a time. The database may still be inserting them when this returns (`Pending`)."""
         if not rows:
             return Pending()
         now = utcnow()
         connection = session.connection()
-        ids = [r.customer_id for r in rows]
+        worked = [r.worked for r in rows]
+        ids = [w.customer_id for w in worked]
         assert None not in ids  # only clean rows are written, and each has its id
-        keys = bulk_insert(connection, DataKey.__table__, [
-            {"customer_id": customer_id, "dek_version": 1, "wrapped_key": row.worked.wrapped_key,
-             "kek_version": row.worked.kek_version, "state": DekState.ACTIVE.value, "created_at": now}
-            for row, customer_id in zip(rows, ids, strict=True)], wait=False)
+        n = len(rows)
+        keys = bulk_insert_columns(connection, DataKey.__table__, {
+            "customer_id": ids, "dek_version": [1] * n, "wrapped_key": [w.wrapped_key for w in worked],
+            "kek_version": [w.kek_version for w in worked], "state": [DekState.ACTIVE.value] * n,
+            "created_at": [now] * n}, wait=False)
         try:
-            return self._insert_customers(connection, principal, rows, ids, now, after=keys)
+            return self._insert_customers(connection, principal, rows, worked, ids, sealed_columns, now, after=keys)
         except BaseException:
             keys.settle()  # the keys' insert must not outlive a failure (the caller rolls back)
             raise
 
-    def _insert_customers(self, connection: Connection, principal: Principal, rows: list[_Row],
-                          ids: list[uuid.UUID | None], now: datetime, *, after: Pending) -> Pending:
-        common = {"created_by": principal.id, "created_at": now, "updated_at": now, "version": 1,
-                  "verification_status": "unverified", "risk_level": "unassessed"}
-        values = []
-        for row, customer_id in zip(rows, ids, strict=True):
-            assert row.department is not None
-            value = row.worked.sealed  # the sealed columns, blind indexes and public name (rowwork)
-            assert value is not None
-            value.update(common)
-            value.update(row.new.profile)
-            value["id"], value["code"], value["kind"], value["status"] = \
-                customer_id, row.new.code, row.new.kind, row.new.status
-            value["record_bidx"] = row.worked.fingerprint
-            value["department_id"] = row.department.id
-            value["owner_id"] = row.owner.id if row.owner else None
-            values.append(value)
-        return bulk_insert(connection, Customer.__table__, values, columns=sorted(set().union(*values)),
-                           wait=False, after=after)
+    @staticmethod
+    def _insert_customers(connection: Connection, principal: Principal, rows: list[_Row], worked: list[Worked],
+                          ids: list[uuid.UUID | None], sealed_columns: list[str], now: datetime, *,
+                          after: Pending) -> Pending:
+        news = [r.new for r in rows]
+        kinds = [new.kind for new in news]
+        sealed = [w.sealed for w in worked]
+        assert None not in sealed
+        # The sealed columns, blind indexes and public name (rowwork), then the rest.
+        columns: dict[str, list[object]] = indexed_columns_many(
+            kinds, [new.name for new in news], [w.name_key for w in worked], sealed_columns,
+            sealed, [w.indexes or {} for w in worked])  # type: ignore[arg-type]
+        n = len(rows)
+        columns.update({
+            "id": ids, "code": [new.code for new in news], "kind": kinds,  # type: ignore[dict-item]
+            "status": [new.status for new in news], "record_bidx": [w.fingerprint for w in worked],
+            "department_id": [r.department.id if r.department else None for r in rows],
+            "owner_id": [r.owner.id if r.owner else None for r in rows],
+            "created_by": [principal.id] * n, "created_at": [now] * n, "updated_at": [now] * n, "version": [1] * n,
+            "verification_status": ["unverified"] * n, "risk_level": ["unassessed"] * n})
+        for column in PROFILE:
+            values: list[object] = [new.profile.get(column) for new in news]
+            if values.count(None) != n:
+                columns[column] = values
+        return bulk_insert_columns(connection, Customer.__table__, columns, wait=False, after=after)
 
     def _correct(self, session: Session, registry: CustomerRegistry, principal: Principal,
                  decision: PurposeDecision, row: _Row) -> None:

@@ -32,10 +32,11 @@ _CUSTOMERS = Customer.__table__
 SIMILAR_NAME = 92  # rapidfuzz ratio (0–100) from which two company names are flagged
 PUBLIC_NAME_KINDS = ("enterprise", "institution")
 # Legal-form words that do not tell two companies apart (a name is compared without them).
+# Matched against case-folded text, so without IGNORECASE (which made each search three times
+# slower); the one letter IGNORECASE also took for an ASCII one, dotless ı for i, is spelled out.
 _LEGAL_FORMS = re.compile(
     r"(股份有限公司|有限责任公司|有限公司|集团公司|集团|公司|分公司|"
-    r"co\.?,?\s*ltd\.?|company\s+limited|limited|ltd\.?|inc\.?|corp\.?|llc)$",
-    re.IGNORECASE,
+    r"co\.?,?\s*ltd\.?|company\s+l[iı]m[iı]ted|l[iı]m[iı]ted|ltd\.?|[iı]nc\.?|corp\.?|llc)$"
 )
 
 

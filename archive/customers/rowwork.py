@@ -19,7 +19,7 @@ from datetime import date
 
 from archive.customers.intake import NOT_COMPARABLE, PUBLIC_NAME_KINDS, company_key
 from archive.customers.models import INDEXED_FIELDS
-from archive.customers.service import NewCustomer, index_kind, indexed_columns, sealed_column_names
+from archive.customers.service import NewCustomer, index_kind, sealed_column_names
 from archive.customers.validation import parse_new_customer
 from archive.db import Pending, new_id
 from crypto.blind_index import IndexKind, PinnedIndex
@@ -51,7 +51,7 @@ class Worked:
     customer_id: uuid.UUID | None = None  # a clean row: its fresh id, wrapped data key, sealed columns
     wrapped_key: bytes | None = None
     kek_version: int = 0
-    sealed: dict[str, object] | None = None
+    sealed: list[bytes | None] | None = None  # a value or None per column of `Sealing.sealed_columns`
 
 
 def parts(rows: Rows) -> Iterator[Rows]:
@@ -155,10 +155,10 @@ class Sealing:
         assert self.result is not None
         wrapped, sealed = self.result
         self.result = None
-        sealed_columns = sealed_column_names(self.columns)
         for item, customer_id, (key, kek_version), row in zip(self.items, self.ids, wrapped, sealed, strict=True):
-            assert item.new is not None
-            assert item.indexes is not None
-            item.customer_id, item.wrapped_key, item.kek_version = customer_id, key, kek_version
-            item.sealed = indexed_columns(item.new.kind, item.new.name, item.name_key, sealed_columns, row,
-                                          item.indexes)
+            item.customer_id, item.wrapped_key, item.kek_version, item.sealed = customer_id, key, kek_version, row
+
+    @property
+    def sealed_columns(self) -> list[str]:
+        """The columns each clean row's `Worked.sealed` holds a value (or None) for."""
+        return sealed_column_names(self.columns)

@@ -115,24 +115,35 @@ def columns_of(index: Indexer, kind: str, sensitive: Mapping[str, str | None], s
 
 
 def sealed_column_names(fields: Sequence[str]) -> list[str]:
-    """The columns holding these fields sealed, for `indexed_columns`."""
+    """The columns holding these fields sealed, for `indexed_columns_many`."""
     return [_CT[f] for f in fields]
 
 
-def indexed_columns(kind: str, name: str, name_key: str | None, sealed_columns: Sequence[str],
-                    sealed: Sequence[bytes | None], indexes: Mapping[str, list[str]]) -> dict[str, object]:
-    """`columns_of` for a row sealed a part at a time (archive/customers/rowwork): `sealed`
-    holds a value or None per column of `sealed_columns` (`sealed_column_names`), and every
-    value that has a blind index has it in `indexes` already (an import refuses a row whose
-    value cannot be indexed). The same columns as `columns_of` gives
-    (tests/archive/test_customer_columns.py checks), without its per-field lookups."""
-    columns: dict[str, object] = dict(zip(sealed_columns, sealed, strict=True))
-    if None in sealed:
-        columns = {column: value for column, value in columns.items() if value is not None}
-    if kind in PUBLIC_NAME_KINDS:
-        columns["public_name"], columns["name_key"] = name, name_key or company_key(name)
-    for field, hexes in indexes.items():
-        columns[_BIDX[field]] = hexes[0]
+def indexed_columns_many(kinds: Sequence[str], names: Sequence[str], name_keys: Sequence[str | None],
+                         sealed_columns: Sequence[str], sealed: Sequence[Sequence[bytes | None]],
+                         indexes: Sequence[Mapping[str, list[str]]]) -> dict[str, list[object]]:
+    """`columns_of` for rows sealed a part of a file at a time (archive/customers/rowwork), a
+    column at a time: each column's value per row, None where a row has none; a column no row
+    has is left out. `sealed` holds a value or None per column of `sealed_columns`
+    (`sealed_column_names`) for each row, and every value that has a blind index has it in the
+    row's `indexes` already (an import refuses a row whose value cannot be indexed). Row by
+    row, the values that are not None are what `columns_of` gives (tests/archive/
+    test_customer_columns.py checks), without its per-field lookups or a dict per row."""
+    columns: dict[str, list[object]] = {}
+    if not kinds:
+        return columns
+    for column, values in zip(sealed_columns, zip(*sealed, strict=True), strict=True):
+        if values.count(None) != len(values):
+            columns[column] = list(values)
+    public = [kind in PUBLIC_NAME_KINDS for kind in kinds]
+    if any(public):
+        columns["public_name"] = [name if p else None for p, name in zip(public, names, strict=True)]
+        columns["name_key"] = [(key or company_key(name)) if p else None
+                               for p, name, key in zip(public, names, name_keys, strict=True)]
+    for field in INDEXED_FIELDS:
+        found: list[object] = [hexes[0] if (hexes := held.get(field)) else None for held in indexes]
+        if found.count(None) != len(found):
+            columns[_BIDX[field]] = found
     return columns
 
 
