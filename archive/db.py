@@ -8,6 +8,7 @@ PostgreSQL; production uses the same code path.
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 import sqlite3
@@ -233,7 +234,7 @@ def bulk_insert_columns(connection: Connection, table: FromClause, columns: Mapp
         names = list(columns)
         if connection.dialect.name != "postgresql":
             names = [n for n in names if table.c[n].server_default is not None or
-                     columns[n].count(None) != len(columns[n])] or names
+                     any(map(operator.is_not, columns[n], repeat(None)))] or names
         converted = _converted([columns[n] for n in names], [table.c[n] for n in names], connection.dialect)
         return [(names, list(zip(*converted, strict=True)))]
 
@@ -450,6 +451,7 @@ class _TextArray(UserDefinedType[list[str]]):
         return lambda value: None if value is None else pg_text_array(value)
 
 
+@functools.lru_cache(maxsize=512)  # a part of an import converts the same columns again
 def _bind_converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     """The column type's bind processor. Binary columns go to the driver as bytes to psycopg
     and as `bytearray` to sqlite3 (which adapts `bytes` through its slow protocol path and binds

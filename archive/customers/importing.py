@@ -18,6 +18,7 @@ import csv
 import functools
 import gc
 import io
+import operator
 import sys
 import threading
 import uuid
@@ -26,6 +27,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Select, insert, select
@@ -346,7 +348,8 @@ class CustomerImporter:
         connection = session.connection()
         worked = [r.worked for r in rows]
         ids = [w.customer_id for w in worked]
-        assert None not in ids  # only clean rows are written, and each has its id
+        # Only clean rows are written, and each has its id (compared by identity: UUID's == is Python).
+        assert not any(map(operator.is_, ids, repeat(None)))
         n = len(rows)
         keys = bulk_insert_columns(connection, DataKey.__table__, {
             "customer_id": ids, "dek_version": [1] * n, "wrapped_key": [w.wrapped_key for w in worked],
@@ -365,7 +368,7 @@ class CustomerImporter:
         news = [r.new for r in rows]
         kinds = [new.kind for new in news]
         sealed = [w.sealed for w in worked]
-        assert None not in sealed
+        assert not any(map(operator.is_, sealed, repeat(None)))
         # The sealed columns, blind indexes and public name (rowwork), then the rest.
         columns: dict[str, list[object]] = indexed_columns_many(
             kinds, [new.name for new in news], [w.name_key for w in worked], sealed_columns,
