@@ -72,7 +72,8 @@ def _drop_punctuation(text: str) -> str:
 
 
 def _phone(text: str) -> str:
-    compact = _PHONE_SEPARATORS.sub("", _EXTENSION.sub("", text))
+    # ASCII digits alone (most numbers in a file) hold no separator and no extension.
+    compact = text if text.isdigit() and text.isascii() else _PHONE_SEPARATORS.sub("", _EXTENSION.sub("", text))
     international = compact.startswith("+")
     digits = compact[1:] if international else compact
     if not _ASCII_DIGITS.fullmatch(digits):
@@ -102,6 +103,8 @@ def _email(text: str) -> str:
 
 
 def _id_number(text: str) -> str:
+    if text.isascii() and text.isalnum():  # nothing to drop (the usual case)
+        return text.upper()
     return _drop_punctuation(text).upper()
 
 
@@ -264,6 +267,8 @@ class PinnedIndex:
                 continue
             indexable.append(at)
         per_version = [keyed.hex_many(texts, prefix, MAC_BYTES) for prefix, keyed in self._by_kind[kind]]
+        if per_version and len(indexable) == len(values):  # every value had something to index (usual)
+            return list(map(list, zip(*per_version, strict=True))) if values else []
         out: list[list[str]] = [[] for _ in values]
         for n, at in enumerate(indexable):
             out[at] = [hexes[n] for hexes in per_version]

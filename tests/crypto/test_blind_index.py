@@ -12,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto.blind_index import (
+    _EXTENSION,
     _NORMALISE,
+    _PHONE_SEPARATORS,
     DROP_SEPARATORS_AND_PUNCTUATION,
     INDEX_BYTES,
     BlindIndex,
@@ -125,6 +127,13 @@ def test_the_ascii_shortcut_normalises_as_the_full_rules_do(text: str) -> None:
         except InvalidIndexValue:
             fast = None
         assert fast == full(kind)
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=24) | st.text(max_size=24))
+def test_plain_digits_hold_no_phone_separator_or_extension(text: str) -> None:
+    """The premise of `_phone`'s shortcut for ASCII digits: its rules would leave them as they are."""
+    if text.isdigit() and text.isascii():
+        assert _PHONE_SEPARATORS.sub("", _EXTENSION.sub("", text)) == text
 
 
 def test_hex_candidates_are_the_stored_form_of_candidates(tmp_path: Path) -> None:

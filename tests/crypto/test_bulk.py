@@ -59,6 +59,16 @@ def test_a_batch_of_blind_indexes_equals_them_one_by_one(texts: list[str]) -> No
         assert pinned.hex_candidates_many(kind, texts) == [pinned.hex_candidates(kind, t) for t in texts]
 
 
+@given(texts=st.lists(st.text(alphabet="0123456789ABCDEFGHJ", min_size=1, max_size=20), max_size=20))
+def test_a_batch_with_something_to_index_in_every_value_equals_them_one_by_one(texts: list[str]) -> None:
+    pinned = BlindIndex({1: bytes(32), 2: bytes(range(32))}).pinned()
+    for kind in (IndexKind.NAME, IndexKind.ID_NUMBER):
+        assert pinned.hex_candidates_many(kind, texts) == [pinned.hex_candidates(kind, t) for t in texts]
+    digits = [t for t in texts if t.isdigit()]
+    assert pinned.hex_candidates_many(IndexKind.PHONE, digits) == [pinned.hex_candidates(IndexKind.PHONE, t)
+                                                                    for t in digits]
+
+
 def test_a_batch_of_fingerprints_equals_them_one_by_one() -> None:
     pinned = BlindIndex({3: os.urandom(32)}).pinned()
     texts = ["a\x1fb", " 周\x1f1 ", "x" * 5000]
