@@ -20,7 +20,7 @@ from datetime import date
 from archive.customers.intake import NOT_COMPARABLE, PUBLIC_NAME_KINDS, company_key
 from archive.customers.models import INDEXED_FIELDS
 from archive.customers.service import NewCustomer, index_kind, sealed_column_names
-from archive.customers.validation import parse_new_customer
+from archive.customers.validation import parse_new_customers
 from archive.db import Pending, new_id
 from crypto.blind_index import IndexKind, PinnedIndex
 from crypto.keyring import KeyRing
@@ -87,11 +87,14 @@ def work(keys: Keys, rows: Rows) -> tuple[list[Worked], Sealing]:
     canonicals: list[str] = []
     canonical_of = _canonical_of(keys.header)
     today = date.today()
-    for line, raw in rows:
-        if "__extra__" in raw:
+    extra = ["__extra__" in raw for _, raw in rows]  # a row that did not split into the columns
+    results = iter(parse_new_customers([raw for (_, raw), bad in zip(rows, extra, strict=True) if not bad],
+                                       today=today))
+    for (line, raw), bad in zip(rows, extra, strict=True):
+        if bad:
             out.append(Worked(line, None, [("", "more values than columns")]))
             continue
-        new, errors = parse_new_customer(raw, today=today)
+        new, errors = next(results)
         item = Worked(line, raw.get("code", ""), [(e.field, e.message) for e in errors], new)
         out.append(item)
         if new is not None and item.code:
