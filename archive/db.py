@@ -48,6 +48,8 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import ColumnElement, FromClause, Select
 from sqlalchemy.types import UserDefinedType
 
+from archive import sqlite_wal
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -105,6 +107,8 @@ def is_sqlite(url: str) -> bool:
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
+    path = sqlite_wal.database_path(engine.url.database)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # pysqlite's own transaction handling breaks SAVEPOINT; SQLAlchemy's documented fix.
@@ -114,7 +118,15 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if path is not None:  # the log is check-pointed in the background (archive/sqlite_wal.py)
+            cursor.execute(f"PRAGMA wal_autocheckpoint={sqlite_wal.INLINE_CHECKPOINT_PAGES:d}")
+            cursor.execute(f"PRAGMA journal_size_limit={sqlite_wal.CHECKPOINT_BYTES:d}")
         cursor.close()
+
+    if path is not None:
+        @event.listens_for(engine, "checkin")
+        def _on_checkin(_dbapi_connection: Any, _record: Any) -> None:
+            sqlite_wal.after_checkin(path)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

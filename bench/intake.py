@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import Column, Engine, MetaData, String, Table, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
+from archive import sqlite_wal
 from archive.auditing import Auditor, actor_of
 from archive.customers.importing import HEADER, CustomerImporter
 from archive.datakeys import SqlKeyStore
@@ -120,8 +121,13 @@ def run(name: str, make: callable, target: str) -> None:  # type: ignore[valid-t
             engine, cleanup = make(Path(tmp), round_)
             try:
                 setup = Setup(engine, Path(tmp) / "keys")
+                # Each side starts with SQLite's log check-pointed by the background thread
+                # (archive/sqlite_wal.py), so neither runs beside the other's checkpoint.
+                sqlite_wal.settle()
                 raw_rates.append(raw(engine, f"r{round_}"))
+                sqlite_wal.settle()
                 ours_rates.append(ours(setup, f"o{round_}"))
+                sqlite_wal.settle()
                 raw_rates.append(raw(engine, f"s{round_}"))
             finally:
                 engine.dispose()
