@@ -14,6 +14,7 @@ import operator
 import sqlite3
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -124,9 +125,20 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.close()
 
     if path is not None:
+        engine_ref = weakref.ref(engine)
+
         @event.listens_for(engine, "checkin")
         def _on_checkin(_dbapi_connection: Any, _record: Any) -> None:
-            sqlite_wal.after_checkin(path)
+            checked_in = engine_ref()
+            if checked_in is None:
+                return
+            pool = checked_in.pool  # a disposed engine gets a new pool: its old files may be going away
+
+            def wanted() -> bool:
+                current = engine_ref()
+                return current is not None and current.pool is pool
+
+            sqlite_wal.after_checkin(path, wanted)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -237,12 +249,12 @@ def bulk_insert_columns(connection: Connection, table: FromClause, columns: Mapp
     NULL), as the bulk import builds them: never a dict per row, and each column converted
     for the driver in one pass. On SQLite a column that is NULL throughout is left out of
     the statement (unless it has a server default: it then gets the explicit NULLs)."""
-    lengths = {len(values) for values in columns.values()}
-    if len(lengths) > 1:
-        raise ValueError("every column needs one value per row")
-    if not columns or lengths == {0}:
+    if not columns or not any(map(len, columns.values())):
         return _nothing(after)
+
     def bound() -> list[tuple[list[str], list[tuple[Any, ...]]]]:
+        if len({len(values) for values in columns.values()}) > 1:
+            raise ValueError("every column needs one value per row")
         names = list(columns)
         if connection.dialect.name != "postgresql":
             names = [n for n in names if table.c[n].server_default is not None or
@@ -426,6 +438,8 @@ def one_of(column: ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequ
     With `name` (and `values` None) the values come with each execution, as the parameter of
     that name (a list of strings): a statement built once and run for every part of a file,
     which saves rebuilding it (and SQLAlchemy's walk over it) each time."""
+    if values is None and name is None:
+        raise ValueError("one_of needs the values or the name of the parameter that will hold them")
     param = bindparam(name, type_=_TextArray() if dialect == "postgresql" else _JsonList()) if values is None \
         else bindparam(None, list(values), type_=_TextArray() if dialect == "postgresql" else _JsonList())
     if dialect == "postgresql":
@@ -463,7 +477,7 @@ class _TextArray(UserDefinedType[list[str]]):
         return lambda value: None if value is None else pg_text_array(value)
 
 
-@functools.lru_cache(maxsize=512)  # a part of an import converts the same columns again
+@functools.lru_cache(maxsize=128)  # a part of an import converts the same columns again
 def _bind_converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     """The column type's bind processor. Binary columns go to the driver as bytes to psycopg
     and as `bytearray` to sqlite3 (which adapts `bytes` through its slow protocol path and binds

@@ -59,14 +59,18 @@ def row_of(draft: EventDraft, *, event_id: uuid.UUID | None = None,
 
 def append(target: Session | Connection, draft: EventDraft) -> uuid.UUID:
     """Insert one event in the caller's transaction and return its id."""
-    return append_row(target, row_of(draft))
+    row = row_of(draft)
+    target.execute(_INSERT, row)
+    return row["id"]  # type: ignore[return-value]
 
 
 def append_row(target: Session | Connection, row: dict[str, object]) -> uuid.UUID:
     """Insert an event `row_of` made earlier — while the caller waited on something else (a
-    bulk import makes its event while its last rows are still being inserted)."""
-    target.execute(_INSERT, row)
-    return row["id"]  # type: ignore[return-value]
+    bulk import makes its event while its last rows are still being inserted) — with its id and
+    time taken now: the event happened when it is written, however long the rest took."""
+    stamped = {**row, "id": new_event_id(), "occurred_us": now_us()}
+    target.execute(_INSERT, stamped)
+    return stamped["id"]  # type: ignore[return-value]
 
 
 def append_many(target: Session | Connection, drafts: list[EventDraft]) -> list[uuid.UUID]:

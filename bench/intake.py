@@ -131,6 +131,7 @@ def run(name: str, make: callable, target: str) -> None:  # type: ignore[valid-t
                 raw_rates.append(raw(engine, f"s{round_}"))
             finally:
                 engine.dispose()
+                sqlite_wal.settle()  # before its files go
                 cleanup()
     mine, base = statistics.median(ours_rates), statistics.median(raw_rates)
     record(name, value=mine, unit="customers/s", target=target, n=ROUNDS,

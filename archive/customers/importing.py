@@ -365,6 +365,7 @@ class CustomerImporter:
     def _insert_customers(connection: Connection, principal: Principal, rows: list[_Row], worked: list[Worked],
                           ids: list[uuid.UUID | None], sealed_columns: list[str], now: datetime, *,
                           after: Pending) -> Pending:
+        assert not any(r.department is None for r in rows)  # a row without one was refused
         news = [r.new for r in rows]
         kinds = [new.kind for new in news]
         sealed = [w.sealed for w in worked]

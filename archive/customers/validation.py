@@ -113,7 +113,9 @@ def parse_new_customers(rows: Sequence[Mapping[str, object]], *,
     column's values joined, set and length checks in C) and its customers made from the
     columns; at the first doubt the whole part goes through `parse_new_customer` row by row
     instead. Either way the results are `parse_new_customer`'s, problems included
-    (tests/archive/test_validation_batch.py)."""
+    (tests/archive/test_validation_batch.py) — equal as dicts: a row listing its columns in
+    another order than the part's first row gets its `sensitive` fields in the first row's
+    order (an import file's rows all share the header's)."""
     today = today or date.today()
     clean = _clean_part(rows, today)
     if clean is not None:
@@ -126,8 +128,13 @@ _RATING_SET, _SIZE_SET = frozenset(CREDIT_RATINGS), frozenset(SIZE_CLASSES)
 
 
 def _joined(pattern: re.Pattern[str]) -> re.Pattern[str]:
-    """`pattern` for values joined by newlines (none of its values can hold one)."""
-    return re.compile(f"(?:{pattern.pattern})(?:\n(?:{pattern.pattern}))*")
+    """`pattern` for values joined by newlines (none of its values can hold one). Each value is
+    an atomic group: once a value has matched, the engine does not go back into it when a later
+    one fails — without that, an e-mail domain with k dots (a@b.com.cn) matches k ways and a bad
+    value after n of them costs k**n tries, holding the GIL. A value matched atomically still
+    matched in full (the pattern's last part is greedy up to the newline), so nothing valid is
+    refused; and a refusal only sends the part row by row."""
+    return re.compile(f"(?>{pattern.pattern})(?:\n(?>{pattern.pattern}))*")
 
 
 _ALL_CODES, _ALL_IDS, _ALL_PHONES, _ALL_EMAILS = map(_joined, (CODE, ID_NUMBER, PHONE, EMAIL))

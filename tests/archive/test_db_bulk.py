@@ -16,7 +16,7 @@ from sqlalchemy import Column, Engine, LargeBinary, MetaData, String, Table, cas
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
-from archive.db import bulk_insert, one_of
+from archive.db import bulk_insert, bulk_insert_columns, one_of
 
 _meta = MetaData()
 PROBE = Table("test_bulk_probe", _meta, Column("id", String(36), primary_key=True), Column("value", String(200)),
@@ -135,3 +135,28 @@ def test_waiting_inserts_run_on_a_connection_bound_to_its_thread(tmp_path: Path)
             assert conn.scalar(select(PROBE.c.value)) == "1"
     finally:
         plain.dispose()
+
+
+def test_ragged_columns_are_refused_after_the_earlier_insert_settles(tables: Engine) -> None:
+    with tables.connect() as conn:
+        conn.begin()
+        running = bulk_insert(conn, PROBE, [{"id": f"r{i}", "value": str(i)} for i in range(5_000)], wait=False)
+        with pytest.raises(ValueError, match="one value per row"):
+            bulk_insert_columns(conn, WIDE, {"id": ["x", "y"], "a": ["1"]}, wait=False, after=running)
+        conn.rollback()
+    with tables.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(PROBE)) == 0
+
+
+def test_columns_go_in_as_rows(tables: Engine) -> None:
+    with tables.connect() as conn:
+        conn.begin()
+        bulk_insert_columns(conn, WIDE, {"id": ["c1", "c2"], "a": ["1", None], "b": [None, None]})
+        assert sorted(conn.execute(select(WIDE.c.id, WIDE.c.a, WIDE.c.b)).all()) == [("c1", "1", None),
+                                                                                    ("c2", None, None)]
+        conn.rollback()
+
+
+def test_one_of_needs_values_or_a_parameter_name() -> None:
+    with pytest.raises(ValueError, match="one_of needs"):
+        one_of(PROBE.c.value, None, "sqlite")

@@ -65,3 +65,31 @@ def test_in_memory_databases_have_no_file_to_checkpoint() -> None:
             assert conn.exec_driver_sql("SELECT 1").scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_reads_after_a_checkpoint_ask_for_no_other(tmp_path: Path, monkeypatch) -> None:
+    """The log file keeps its size after a checkpoint until the next write reuses it: what was
+    check-pointed is remembered, so each later check-in does not start an empty checkpoint."""
+    path = tmp_path / "reads.db"
+    engine = make_engine(f"sqlite:///{path}")
+    calls: list[str] = []
+    real = sqlite_wal.checkpoint
+
+    def counted(target: str):  # the real checkpoint, counted
+        calls.append(target)
+        return real(target)
+
+    monkeypatch.setattr(sqlite_wal, "checkpoint", counted)
+    try:
+        BLOBS.create(engine)
+        with engine.begin() as conn:
+            conn.execute(insert(BLOBS), [{"id": i, "data": os.urandom(4096)} for i in range(1500)])
+        assert sqlite_wal.settle(timeout=30)
+        assert len(calls) == 1
+        for _ in range(20):
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SELECT count(*) FROM blobs").scalar()
+        assert sqlite_wal.settle(timeout=30)
+        assert len(calls) == 1
+    finally:
+        engine.dispose()

@@ -99,3 +99,18 @@ def test_one_bad_value_sends_the_part_row_by_row_with_its_problem() -> None:
 
 def test_an_empty_part() -> None:
     assert parse_new_customers([], today=TODAY) == []
+
+
+def test_a_bad_value_after_many_that_match_several_ways_is_refused_at_once() -> None:
+    """An e-mail domain with k dots matches the pattern k ways: the column check must not try
+    every combination when a later value fails (k**n tries would hold the GIL for good). Run
+    in a child process so that a regression fails on its timeout instead of hanging the suite."""
+    import subprocess
+    import sys
+
+    script = ("from datetime import date\n"
+              "from archive.customers.validation import _clean_part\n"
+              "rows = [{'kind': 'enterprise', 'name': 'n', 'email': f'ops{i}@mail.acme.com.cn'} for i in range(400)]\n"
+              "rows.append({'kind': 'enterprise', 'name': 'n', 'email': 'ops@localhost'})\n"
+              "assert _clean_part(rows, date(2026, 11, 29)) is None\n")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)

@@ -231,3 +231,17 @@ def test_an_exported_checkpoint_catches_a_rewrite_of_the_checkpoint_table(conn, 
     integrate_batch(conn, full_scan=True)
     assert verify(conn, keys).ok  # nothing inside the database can tell…
     assert damage(conn, keys, against=[checkpoints.load(tmp_path / "cp.json")]) == (10, "rewritten")
+
+
+def test_a_prepared_event_is_stamped_when_it_is_written(conn) -> None:
+    """An import makes its event while its last rows are inserted; the event still carries the
+    time (and a fresh id) of its writing, whatever happened in between."""
+    from audit.log import append_row, now_us, row_of
+
+    prepared = row_of(draft(1))
+    before = now_us()
+    written = append_row(conn, prepared)
+    row = conn.execute(text("SELECT id, occurred_us FROM audit_events WHERE id = :id"),
+                       {"id": uid(conn, written)}).one()
+    assert written != prepared["id"]
+    assert row.occurred_us >= before >= prepared["occurred_us"]  # type: ignore[operator]
