@@ -19,6 +19,7 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from crypto._bulk import FieldKey
 from crypto.errors import KeyLimitReached
 from crypto.sha256mac import hkdf
 
@@ -32,7 +33,7 @@ MAX_DEK_VERSION = 2**32 - 1
 class Dek:
     """One version of one customer's data key. `repr` shows ids only, never bytes."""
 
-    __slots__ = ("_blob_root", "aead", "customer_id", "header", "limit", "seals", "version")
+    __slots__ = ("_blob_root", "aead", "customer_id", "field_key", "header", "limit", "seals", "version")
 
     def __init__(self, customer_id: uuid.UUID, version: int, key: bytes, *, limit: int = NONCE_LIMIT) -> None:
         if len(key) != DEK_BYTES:
@@ -42,7 +43,11 @@ class Dek:
         self.customer_id = customer_id
         self.version = version
         # Built once per unwrap and kept in the DEK cache: the hot path reuses both.
-        self.aead = AESGCM(hkdf(key, salt=None, info=FIELD_KEY_INFO))
+        # Twice: `field_key` (crypto/_bulk.c, its AES schedule and GHASH table computed once)
+        # seals and opens single values for `FieldCipher`; the `AESGCM` serves the other paths.
+        field_key = hkdf(key, salt=None, info=FIELD_KEY_INFO)
+        self.field_key = FieldKey(field_key)
+        self.aead = AESGCM(field_key)
         self.header = bytes((FIELD_FORMAT,)) + version.to_bytes(4, "big")
         self.limit = limit
         self._blob_root = key

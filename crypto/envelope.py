@@ -182,14 +182,14 @@ class FieldCipher:
         self._for_decrypt = keys.dek_for_decrypt
 
     def encrypt(self, ctx: FieldContext, plaintext: bytes) -> bytes:
-        # `seal` inlined (one call less per value); keep the two in step.
+        # `seal` in one call into C (crypto/_bulk.c `FieldKey.seal`: the same bytes, checked by
+        # tests/crypto/test_bulk.py); the Python glue around `AESGCM` was two thirds of the time.
         dek = self._for_encrypt(ctx.customer_id)
         if next(dek.seals) > dek.limit:
             raise dek.over_limit()
-        nonce = os.urandom(NONCE_BYTES)
-        aad = ctx.aad
-        head = dek.header + _crc32(aad).to_bytes(4, "big")
-        return head + nonce + dek.aead.encrypt(nonce, plaintext, head + aad)
+        if plaintext.__class__ is not bytes:
+            plaintext = bytes(plaintext)
+        return dek.field_key.seal(dek.header, ctx.aad, plaintext, os.urandom(NONCE_BYTES))
 
     def encrypt_row(self, table: str, row_id: uuid.UUID, customer_id: uuid.UUID,
                     values: Mapping[str, bytes], *, nonces: bytes | None = None) -> dict[str, bytes]:
@@ -229,10 +229,10 @@ class FieldCipher:
                 raise WrongContext("the value was sealed for another table, column, row or customer") from None
             raise
         aad = ctx.aad
-        try:
-            return dek.aead.decrypt(sealed[_NONCE:_BODY], sealed[_BODY:], sealed[:_NONCE] + aad)
-        except InvalidTag:
-            raise _failure(sealed, aad) from None
+        opened = dek.field_key.open(sealed if sealed.__class__ is bytes else bytes(sealed), aad)
+        if opened is None:  # the tag did not verify (`FieldKey.open` wiped what it computed)
+            raise _failure(sealed, aad)
+        return opened
 
     def reseal(self, ctx: FieldContext, sealed: bytes) -> bytes:
         """The value under the customer's active DEK; unchanged if it already is (idempotent)."""

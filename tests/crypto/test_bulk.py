@@ -238,3 +238,66 @@ def test_sealed_rows_are_invisible_to_the_collector_until_complete() -> None:
     assert len(out) == n
     assert gc.is_tracked(out)
     assert gc.is_tracked(out[0])  # tracked again once complete
+
+
+# -- one field at a time: FieldKey (FieldCipher.encrypt / decrypt) ---------------------------
+
+@given(key=st.binary(min_size=32, max_size=32), header=st.binary(min_size=5, max_size=5),
+       aad=st.binary(max_size=200), plaintext=st.binary(max_size=2000), nonce=st.binary(min_size=12, max_size=12))
+@settings(deadline=None, max_examples=300)
+def test_a_field_key_seals_as_aesgcm_does_and_opens_what_it_sealed(key: bytes, header: bytes, aad: bytes,
+                                                                    plaintext: bytes, nonce: bytes) -> None:
+    import zlib
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    head = header + zlib.crc32(aad).to_bytes(4, "big")
+    expected = head + nonce + AESGCM(key).encrypt(nonce, plaintext, head + aad)
+    field_key = _bulk.FieldKey(key)
+    assert field_key.seal(header, aad, plaintext, nonce) == expected
+    assert field_key.seal(header, aad, plaintext, nonce) == expected  # the prepared context is reusable
+    assert field_key.open(expected, aad) == plaintext
+    assert field_key.open(expected, aad + b"x") is None  # another context
+    for at in (0, 5, 9, 21, len(expected) - 1):  # header, CRC, nonce, body, tag
+        tampered = bytearray(expected)
+        tampered[at] ^= 1
+        assert field_key.open(bytes(tampered), aad) is None
+    assert _bulk.FieldKey(bytes(32) if key != bytes(32) else b"\x01" * 32).open(expected, aad) is None
+
+
+def test_a_field_key_refuses_malformed_arguments() -> None:
+    import pickle
+
+    key = _bulk.FieldKey(os.urandom(32))
+    for bad in (b"short", "x" * 32, bytearray(32)):
+        with pytest.raises((TypeError, ValueError)):
+            _bulk.FieldKey(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="5-byte header"):
+        key.seal(b"\x01", b"aad", b"pt", bytes(12))
+    with pytest.raises(ValueError, match="12-byte nonce"):
+        key.seal(HEADER_V1, b"aad", b"pt", bytes(11))
+    with pytest.raises(TypeError):
+        key.seal(HEADER_V1, b"aad", bytearray(b"pt"), bytes(12))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        key.seal(HEADER_V1, b"aad", b"pt")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="too short"):
+        key.open(bytes(36), b"aad")  # shorter than header, CRC, nonce and tag
+    with pytest.raises(TypeError):
+        key.open(memoryview(bytes(40)), b"aad")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        pickle.dumps(key)  # a key never travels
+
+
+def test_field_cipher_values_open_with_the_python_reference_and_back(tmp_path: Path) -> None:
+    """What FieldCipher seals through FieldKey opens with the pure `decrypt` (AESGCM), and the
+    other way round: the formats are one."""
+    from crypto.envelope import decrypt, seal
+
+    ring = make_ring(tmp_path)
+    cipher = FieldCipher(ring)
+    customer = uuid.uuid4()
+    ctx = FieldContext("customers", "phone", customer, customer)
+    dek = ring.dek_for_encrypt(customer)
+    assert decrypt(dek, ctx, cipher.encrypt(ctx, b"13812345678")) == b"13812345678"
+    assert cipher.decrypt(ctx, seal(dek, ctx, b"13812345678")) == b"13812345678"
+    assert cipher.decrypt(ctx, bytearray(cipher.encrypt(ctx, b"x"))) == b"x"  # type: ignore[arg-type]
