@@ -435,13 +435,37 @@ done:
 #define BYTES(o) ((const unsigned char *)PyBytes_AS_STRING(o))
 
 /* A field key with its AES-GCM key schedule and GHASH table computed once: `FieldKey(key)`.
- * Each seal or open only sets the nonce on a prepared context. Its contexts are used with the
- * GIL held from start to end (nothing here lets go of it), so two threads never share them at
- * once. Freed (and the schedule wiped) with the key's last reference. */
+ * Each seal or open only sets the nonce on a prepared context. The context is used with the
+ * GIL held from start to end — the outputs are allocated before it is touched, and nothing in
+ * between can run Python code or let go of the GIL — so two threads never share it at once.
+ * Should a later change break that, `busy` makes the second user work on a copy instead.
+ * Freed (and the schedule wiped) with the key's last reference. */
 typedef struct {
     PyObject_HEAD
     EVP_CIPHER_CTX *seal, *open;
+    int sealing, opening;
 } FieldKey;
+
+/* The prepared context, or a copy of it if it is in use (see FieldKey); 0 on failure. */
+static EVP_CIPHER_CTX *take(EVP_CIPHER_CTX *prepared, int *busy, EVP_CIPHER_CTX **copy) {
+    *copy = NULL;
+    if (!*busy) {
+        *busy = 1;
+        return prepared;
+    }
+    if ((*copy = EVP_CIPHER_CTX_new()) && !EVP_CIPHER_CTX_copy(*copy, prepared)) { /* _dup is OpenSSL 3.1+ */
+        EVP_CIPHER_CTX_free(*copy);
+        *copy = NULL;
+    }
+    return *copy;
+}
+
+static void give_back(int *busy, EVP_CIPHER_CTX *copy) {
+    if (copy)
+        EVP_CIPHER_CTX_free(copy);
+    else
+        *busy = 0;
+}
 
 static void field_key_dealloc(FieldKey *self) {
     EVP_CIPHER_CTX_free(self->seal); /* also wipes the key schedule */
@@ -451,8 +475,11 @@ static void field_key_dealloc(FieldKey *self) {
 
 static PyObject *field_key_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     PyObject *key;
-    if ((kwargs && PyDict_GET_SIZE(kwargs)) || !PyArg_ParseTuple(args, "O!:FieldKey", &PyBytes_Type, &key))
+    if (kwargs && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "FieldKey() takes no keyword arguments");
         return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "O!:FieldKey", &PyBytes_Type, &key)) return NULL;
     if (PyBytes_GET_SIZE(key) != KEY_BYTES) {
         PyErr_SetString(PyExc_ValueError, "a 32-byte field key");
         return NULL;
@@ -474,11 +501,19 @@ static int exact_bytes(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want,
         return 0;
     }
     for (Py_ssize_t i = 0; i < nargs; i++) {
-        /* Exact bytes: immutable (a bytearray could change under us); sizes that fit an int. */
-        if (!PyBytes_CheckExact(args[i]) || PyBytes_GET_SIZE(args[i]) > INT_MAX - FIELD_HEAD - NONCE - TAG) {
+        if (!PyBytes_CheckExact(args[i])) { /* immutable: a bytearray could change under us */
             PyErr_SetString(PyExc_TypeError, usage);
             return 0;
         }
+    }
+    return 1;
+}
+
+/* OpenSSL takes lengths as int. */
+static int fits(Py_ssize_t len) {
+    if (len > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "a field value or its associated data of 2 GiB or more");
+        return 0;
     }
     return 1;
 }
@@ -490,6 +525,7 @@ static PyObject *field_key_seal(FieldKey *self, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_ValueError, "a 5-byte header and a 12-byte nonce");
         return NULL;
     }
+    if (!fits(PyBytes_GET_SIZE(plain)) || !fits(PyBytes_GET_SIZE(aad))) return NULL;
     int len = (int)PyBytes_GET_SIZE(plain), part, last;
     PyObject *sealed = PyBytes_FromStringAndSize(NULL, FIELD_HEAD + NONCE + (Py_ssize_t)len + TAG);
     if (!sealed) return NULL;
@@ -499,11 +535,14 @@ static PyObject *field_key_seal(FieldKey *self, PyObject *const *args, Py_ssize_
     s[HEADER] = (unsigned char)(crc >> 24), s[HEADER + 1] = (unsigned char)(crc >> 16);
     s[HEADER + 2] = (unsigned char)(crc >> 8), s[HEADER + 3] = (unsigned char)crc;
     memcpy(iv, BYTES(nonce), NONCE);
-    EVP_CIPHER_CTX *ctx = self->seal;
-    if (!EVP_EncryptInit_ex2(ctx, NULL, NULL, iv, NULL) || !EVP_EncryptUpdate(ctx, NULL, &part, s, FIELD_HEAD) ||
-        !EVP_EncryptUpdate(ctx, NULL, &part, BYTES(aad), (int)PyBytes_GET_SIZE(aad)) ||
-        !EVP_EncryptUpdate(ctx, body, &part, BYTES(plain), len) || !EVP_EncryptFinal_ex(ctx, body + part, &last) ||
-        !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG, body + len)) {
+    EVP_CIPHER_CTX *copy, *ctx = take(self->seal, &self->sealing, &copy);
+    int ok = ctx && EVP_EncryptInit_ex2(ctx, NULL, NULL, iv, NULL) &&
+             EVP_EncryptUpdate(ctx, NULL, &part, s, FIELD_HEAD) &&
+             EVP_EncryptUpdate(ctx, NULL, &part, BYTES(aad), (int)PyBytes_GET_SIZE(aad)) &&
+             EVP_EncryptUpdate(ctx, body, &part, BYTES(plain), len) && EVP_EncryptFinal_ex(ctx, body + part, &last) &&
+             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG, body + len);
+    if (ctx) give_back(&self->sealing, copy);
+    if (!ok) {
         Py_DECREF(sealed);
         return openssl_error("AES-GCM");
     }
@@ -518,17 +557,20 @@ static PyObject *field_key_open(FieldKey *self, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_ValueError, "too short for a sealed field value");
         return NULL;
     }
+    if (!fits(total - FIELD_HEAD - NONCE - TAG) || !fits(PyBytes_GET_SIZE(aad))) return NULL;
     const unsigned char *s = BYTES(sealed), *iv = s + FIELD_HEAD, *body = iv + NONCE;
     int len = (int)(total - FIELD_HEAD - NONCE - TAG), part = 0, last;
     PyObject *plain = PyBytes_FromStringAndSize(NULL, len);
     if (!plain) return NULL;
     unsigned char *out = (unsigned char *)PyBytes_AS_STRING(plain);
-    EVP_CIPHER_CTX *ctx = self->open;
-    int ok = EVP_DecryptInit_ex2(ctx, NULL, NULL, iv, NULL) && EVP_DecryptUpdate(ctx, NULL, &part, s, FIELD_HEAD) &&
+    EVP_CIPHER_CTX *copy, *ctx = take(self->open, &self->opening, &copy);
+    int ok = ctx && EVP_DecryptInit_ex2(ctx, NULL, NULL, iv, NULL) &&
+             EVP_DecryptUpdate(ctx, NULL, &part, s, FIELD_HEAD) &&
              EVP_DecryptUpdate(ctx, NULL, &part, BYTES(aad), (int)PyBytes_GET_SIZE(aad)) &&
              EVP_DecryptUpdate(ctx, out, &part, body, len) &&
              EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG, (void *)(body + len));
     int verified = ok && EVP_DecryptFinal_ex(ctx, out + part, &last) > 0;
+    if (ctx) give_back(&self->opening, copy);
     if (!verified) { /* never hand out, or leave in memory, what did not authenticate */
         if (len) OPENSSL_cleanse(out, (size_t)len);
         Py_DECREF(plain);

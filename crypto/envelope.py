@@ -188,7 +188,7 @@ class FieldCipher:
         if next(dek.seals) > dek.limit:
             raise dek.over_limit()
         if plaintext.__class__ is not bytes:
-            plaintext = bytes(plaintext)
+            plaintext = memoryview(plaintext).tobytes()  # a buffer copied; anything else refused
         return dek.field_key.seal(dek.header, ctx.aad, plaintext, os.urandom(NONCE_BYTES))
 
     def encrypt_row(self, table: str, row_id: uuid.UUID, customer_id: uuid.UUID,
@@ -229,9 +229,9 @@ class FieldCipher:
                 raise WrongContext("the value was sealed for another table, column, row or customer") from None
             raise
         aad = ctx.aad
-        opened = dek.field_key.open(sealed if sealed.__class__ is bytes else bytes(sealed), aad)
+        opened = dek.field_key.open(sealed if sealed.__class__ is bytes else memoryview(sealed).tobytes(), aad)
         if opened is None:  # the tag did not verify (`FieldKey.open` wiped what it computed)
-            raise _failure(sealed, aad)
+            raise _failure(sealed, aad) from None
         return opened
 
     def reseal(self, ctx: FieldContext, sealed: bytes) -> bytes:

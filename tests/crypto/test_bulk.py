@@ -284,6 +284,8 @@ def test_a_field_key_refuses_malformed_arguments() -> None:
         key.open(bytes(36), b"aad")  # shorter than header, CRC, nonce and tag
     with pytest.raises(TypeError):
         key.open(memoryview(bytes(40)), b"aad")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="keyword"):
+        _bulk.FieldKey(key=bytes(32))  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         pickle.dumps(key)  # a key never travels
 
@@ -301,3 +303,6 @@ def test_field_cipher_values_open_with_the_python_reference_and_back(tmp_path: P
     assert decrypt(dek, ctx, cipher.encrypt(ctx, b"13812345678")) == b"13812345678"
     assert cipher.decrypt(ctx, seal(dek, ctx, b"13812345678")) == b"13812345678"
     assert cipher.decrypt(ctx, bytearray(cipher.encrypt(ctx, b"x"))) == b"x"  # type: ignore[arg-type]
+    assert cipher.decrypt(ctx, cipher.encrypt(ctx, memoryview(b"mv"))) == b"mv"  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        cipher.encrypt(ctx, 13812345678)  # type: ignore[arg-type]  # not turned into that many zero bytes
