@@ -281,9 +281,8 @@ def _insert(connection: Connection, table: FromClause,
         if connection.dialect.name == "postgresql":
             if after is not None:
                 after.wait()  # the COPY streams from this thread
-            for names, values in groups[:-1]:
-                _copy(connection, table, names, values).wait()
-            pending = _copy(connection, table, *groups[-1])
+            [(names, values)] = groups  # one COPY: rows lacking a column send NULL there
+            pending = _copy(connection, table, names, values)
         else:
             pending = _sqlite_insert(connection, table, groups, after, background=not wait)
     except BaseException:
@@ -440,8 +439,8 @@ def one_of(column: ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequ
     which saves rebuilding it (and SQLAlchemy's walk over it) each time."""
     if values is None and name is None:
         raise ValueError("one_of needs the values or the name of the parameter that will hold them")
-    param = bindparam(name, type_=_TextArray() if dialect == "postgresql" else _JsonList()) if values is None \
-        else bindparam(None, list(values), type_=_TextArray() if dialect == "postgresql" else _JsonList())
+    type_ = _TextArray() if dialect == "postgresql" else _JsonList()
+    param = bindparam(name, type_=type_) if values is None else bindparam(None, list(values), type_=type_)
     if dialect == "postgresql":
         return column == any_(param)
     each: Select[Any] = select(literal_column("value")).select_from(func.json_each(param))

@@ -382,10 +382,8 @@ class CustomerImporter:
             "owner_id": [r.owner.id if r.owner else None for r in rows],
             "created_by": [principal.id] * n, "created_at": [now] * n, "updated_at": [now] * n, "version": [1] * n,
             "verification_status": ["unverified"] * n, "risk_level": ["unassessed"] * n})
-        for column in PROFILE:
-            values: list[object] = [new.profile.get(column) for new in news]
-            if values.count(None) != n:
-                columns[column] = values
+        for column in PROFILE:  # a column no row has is left out by bulk_insert_columns
+            columns[column] = [new.profile.get(column) for new in news]
         return bulk_insert_columns(connection, Customer.__table__, columns, wait=False, after=after)
 
     def _correct(self, session: Session, registry: CustomerRegistry, principal: Principal,
