@@ -17,7 +17,12 @@ but each error names the status it means so the mapping stays in one table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,9 @@ class ArchiveError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
+        # Set by the gate on a refusal: writes the refusal's audit event. The unit of work
+        # (archive/db.py) rolls the refused act back, then writes and commits this on its own.
+        self.outlives_rollback: Callable[[Session], None] | None = None
 
 
 class NotFound(ArchiveError):

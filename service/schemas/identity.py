@@ -1,20 +1,11 @@
-"""HTTP request and response shapes (the public contract in API.md)."""
+"""Shapes of the identity routes: tokens, users, departments."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = Field(None, description="Pass as `?cursor=` for the next page; null at the end.")
-
 
 class TokenOut(BaseModel):
     access_token: str
