@@ -52,6 +52,18 @@ class Client:
         self.writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str, purpose: str | None) -> int:
+        """One request; a kept-alive connection the server has meanwhile closed (uvicorn drops
+        idle ones after 5 s, which the open loop's pool meets) is reopened once and retried."""
+        reused = self.writer is not None
+        try:
+            return await self._request(path, purpose)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            self.close()
+            if not reused:
+                raise
+            return await self._request(path, purpose)
+
+    async def _request(self, path: str, purpose: str | None) -> int:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         assert self.reader is not None
@@ -66,6 +78,11 @@ class Client:
                 length = int(line[15:])
         await self.reader.readexactly(length)
         return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
 
 
 def paths(ids: list[str], governed: bool) -> tuple[list[str], str | None]:
@@ -89,6 +106,7 @@ async def closed_window(port: int, token: str, ids: list[str], governed: bool, s
                 raise RuntimeError(f"status {status}")
             done += 1
             k += CLIENTS
+        client.close()
 
     start = time.perf_counter()
     await asyncio.gather(*(worker(n) for n in range(CLIENTS)))
@@ -113,7 +131,11 @@ async def open_window(port: int, token: str, ids: list[str], governed: bool, sec
         if status != 200:
             raise RuntimeError(f"status {status}")
 
-    await asyncio.gather(*(one(k) for k in range(total)))
+    try:
+        await asyncio.gather(*(one(k) for k in range(total)))
+    finally:
+        for client in pool:
+            client.close()
     return latencies
 
 
