@@ -6,9 +6,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,30 +18,6 @@ from audit import log as audit_log
 from audit.events import Actor, ActorKind, AuditAction, Decision, EventDraft
 
 AUDIT_UNAVAILABLE = "The access log cannot be written right now, so nothing was done. Try again shortly."
-
-# Every event names the policy version in force when it was written. A serving process points
-# this at its engine (`follow_policy`); a command without one reads the version of the files.
-_policy_source: Callable[[], str] | None = None
-
-
-def follow_policy(source: Callable[[], str]) -> None:
-    global _policy_source
-    _policy_source = source
-
-
-@cache
-def _files_version() -> str:
-    from archive.policy.engine import default_policy_dir
-    from archive.policy.files import policy_version
-
-    try:
-        return policy_version(default_policy_dir())
-    except OSError:
-        return ""
-
-
-def current_policy_version() -> str:
-    return _policy_source() if _policy_source is not None else _files_version()
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -62,11 +36,17 @@ def system_actor(command: str | None = None) -> Actor:
 
 @dataclass(frozen=True, slots=True)
 class Auditor:
-    """Records events for one actor in one request (or one command)."""
+    """Records events for one actor in one request (or one command).
+
+    Every event names the policy version in force. The caller says which: a serving process
+    gives its engine's version when it makes the auditor for a request, a command the version
+    of the files it loaded; an event of a decision names the decision's own version, which
+    wins. This module never asks the policy itself (archive/policy/ records through it)."""
 
     actor: Actor
     request_id: str = ""
     client_address: str = ""
+    policy_version: str = ""
 
     def record(self, session: Session | Connection, action: AuditAction | str,
                decision: Decision = Decision.ALLOWED, **details: object) -> None:
@@ -78,7 +58,7 @@ class Auditor:
         """The event `record` would insert, made now and inserted by `write` later in the same
         act: for an act that can build its event while it waits on the database."""
         if not details.get("policy_version"):
-            details["policy_version"] = current_policy_version()
+            details["policy_version"] = self.policy_version
         draft = EventDraft(actor=self.actor, action=action, decision=decision, request_id=self.request_id,
                            client_address=self.client_address, **details)  # type: ignore[arg-type]
         return PreparedEvent(audit_log.row_of(draft))

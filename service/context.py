@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archive import auditing, keyfiles
+from archive import keyfiles
 from archive.blobs import BlobStore, blob_store_from
 from archive.datakeys import SqlKeyStore
 from archive.db import Database
@@ -51,7 +51,6 @@ class AppContext:
         index = BlindIndex.from_directory(settings.keys_dir)
         lookup = keyfiles.audit_lookup(settings.keys_dir, create=not settings.production)
         policy = PolicyEngine(settings.policy_dir)
-        auditing.follow_policy(lambda: policy.version)
         customers = CustomerGate(policy, FieldCipher(ring), index, lookup)
         blobs = blob_store_from(settings)
         return cls(

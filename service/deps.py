@@ -87,9 +87,9 @@ def request_id(request: Request) -> str:
     return str(request.scope.get("state", {}).get("request_id", ""))
 
 
-def get_auditor(request: Request, principal: CurrentPrincipal, address: ClientAddress) -> Auditor:
-    """Records events as the signed-in caller, tagged with this request."""
-    return Auditor(actor_of(principal), request_id(request), address)
+def get_auditor(request: Request, ctx: Context, principal: CurrentPrincipal, address: ClientAddress) -> Auditor:
+    """Records events as the signed-in caller, tagged with this request and the policy in force."""
+    return Auditor(actor_of(principal), request_id(request), address, ctx.policy.version)
 
 
 Audit = Annotated[Auditor, Depends(get_auditor)]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import structlog
 from sqlalchemy import Connection, text
@@ -24,6 +24,9 @@ from sqlalchemy.orm import Session
 
 from archive.db import Database, utcnow
 from archive.jobs.models import JobRun
+
+if TYPE_CHECKING:
+    from archive.auditing import Auditor
 
 log = structlog.get_logger("archive.worker")
 
@@ -71,15 +74,22 @@ def heartbeat(ctx: JobContext) -> str:
 def audit_checkpoint(ctx: JobContext) -> str:
     """Sign the head of the access log periodically: the undetectable window for a rewritten
     or truncated chain is the checkpoint interval."""
-    from archive.auditing import Auditor, system_actor
     from archive.auditlog.service import make_checkpoint
     from archive.keyfiles import checkpoint_keys
 
     if ctx.keys_dir is None:
         return "no keys directory"
-    checkpoint = make_checkpoint(ctx.session.connection(), checkpoint_keys(ctx.keys_dir, create=False),
-                                 Auditor(system_actor("worker")))
+    checkpoint = make_checkpoint(ctx.session.connection(), checkpoint_keys(ctx.keys_dir, create=False), _auditor())
     return f"checkpoint at {checkpoint.seq}" if checkpoint else "log empty"
+
+
+def _auditor() -> Auditor:
+    """The worker's events name the version of the policy files it is configured with."""
+    from archive.auditing import Auditor, system_actor
+    from archive.policy.files import policy_version
+    from archive.settings import Settings
+
+    return Auditor(system_actor("worker"), policy_version=policy_version(Settings().policy_dir))
 
 
 def worker_name() -> str:
@@ -196,7 +206,6 @@ def contracts_overdue(ctx: JobContext) -> str:
     today in the company time zone; the ledger lists them (`GET /contracts?handover=overdue`)."""
     from datetime import datetime
 
-    from archive.auditing import Auditor, system_actor
     from archive.contracts.service import ContractLedger
     from archive.db import utcnow
     from archive.settings import Settings
@@ -207,6 +216,6 @@ def contracts_overdue(ctx: JobContext) -> str:
     fresh = ledger.flag_late(today, utcnow())
     total = len(ledger.late(today))
     if fresh:
-        Auditor(system_actor("worker")).record(ctx.session, AuditAction.CONTRACTS_OVERDUE, resource_type="contract",
-                                               extra={"newly_late": str(fresh), "late": str(total)})
+        _auditor().record(ctx.session, AuditAction.CONTRACTS_OVERDUE, resource_type="contract",
+                          extra={"newly_late": str(fresh), "late": str(total)})
     return f"{total} late step(s), {fresh} new"

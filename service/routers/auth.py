@@ -43,7 +43,7 @@ def issue_token(
         AUTH_FAILURES.labels("throttled").inc()
         log.warning("auth.login.throttled", client=address)
         raise
-    anonymous = Auditor(Actor(ActorKind.USER, "", ""), request_id(request), address)
+    anonymous = Auditor(Actor(ActorKind.USER, "", ""), request_id(request), address, ctx.policy.version)
     try:
         user = identity.authenticate(username, password)
     except AuthenticationFailed as failure:
@@ -59,7 +59,7 @@ def issue_token(
         raise failure from None
     token, expires_in = ctx.tokens.issue(subject=str(user.id), token_version=user.token_version,
                                          roles=user.roles)
-    Auditor(actor_of(principal_of(user)), request_id(request), address).record(
+    Auditor(actor_of(principal_of(user)), request_id(request), address, ctx.policy.version).record(
         uow.session, AuditAction.AUTH_LOGIN, resource_type="user", resource_id=str(user.id))
     uow.commit()
     log.info("auth.login", user_id=str(user.id))
