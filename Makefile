@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ONLY ?=
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test fuzz lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt crypto/_bulk.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# The OpenAPI contract fuzzed longer than `make test` does (tests/service/test_openapi_fuzz.py).
+fuzz: $(STAMP)
+	ARCHIVE_FUZZ_EXAMPLES=$${ARCHIVE_FUZZ_EXAMPLES:-60} $(BIN)/python -m pytest -n 0 tests/service/test_openapi_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
