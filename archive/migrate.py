@@ -1,46 +1,6 @@
-"""Schema migrations, run programmatically: `archive db upgrade`, tests, and the start-up check
-that refuses to serve a database whose schema is not current."""
+"""Schema migrations for the rest of the code: upgrade, the revisions, and why a database must
+not be served yet. The work is done in archive/migrations/runner.py, beside the migrations."""
 
-from __future__ import annotations
+from archive.migrations.runner import current_revision, head_revision, schema_problem, upgrade
 
-from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
-
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-
-def _config() -> Config:
-    config = Config(str(MIGRATIONS / "alembic.ini"))
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return config
-
-
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    config = _config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(_config()).get_current_head()
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
-
-
-def schema_problem(engine: Engine) -> str | None:
-    """Why this database must not be served yet, or None when its schema is current."""
-    current, head = current_revision(engine), head_revision()
-    if current == head:
-        return None
-    if current is None:
-        return "the database has no schema yet: run `archive db upgrade` (or `archive demo`) first"
-    return f"the database schema is at {current}, the code needs {head}: run `archive db upgrade`"
+__all__ = ["current_revision", "head_revision", "schema_problem", "upgrade"]

@@ -1,5 +1,5 @@
-"""Alembic environment: runs on the engine `archive.migrate` hands in, or builds one from
-the settings when `alembic` is run by hand."""
+"""Alembic environment: runs on the connection `archive/migrations/runner.py` hands in, or
+builds an engine from the settings when `alembic` is run by hand."""
 
 from __future__ import annotations
 
