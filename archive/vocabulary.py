@@ -1,7 +1,7 @@
 """The words every layer shares, named once (STYLE.md item 11).
 
-Roles, purposes, actions, scopes, data categories and document kinds as StrEnums. The policy
-files under `policies/` use exactly these values; `tests/archive/policy/test_vocabulary.py`
+Roles, purposes, actions, permissions, scopes, data categories and document kinds as StrEnums.
+The policy files under `policies/` use exactly these values; `tests/archive/policy/test_vocabulary.py`
 fails when a file names an unknown value or a value here is used by no policy.
 
 Adding an action is one line in `Action` plus its rows in `policies/*.csv`.
@@ -70,6 +70,18 @@ class Action(StrEnum):
     CONTRACT_ARCHIVE = "contract.archive"  # the dossier goes on to the archive
     JOINT_LIST_READ = "marketing.joint_list"
     REPORT_READ = "report.read"
+
+
+class Permission(StrEnum):
+    """What a role may do outright, whatever the purpose: administration and break-glass.
+    Granted by rows of `policies/permissions.csv`, decided by `PolicyEngine.may`; no customer
+    data comes with one (what an open break-glass admits is decided per read, via break_glass)."""
+
+    USER_MANAGE = "user.manage"  # list, add and change users; revoke their sessions
+    DEPARTMENT_MANAGE = "department.manage"
+    POLICY_MANAGE = "policy.manage"  # the policy in force; releasing the files
+    BREAK_GLASS_OPEN = "break_glass.open"
+    BREAK_GLASS_REVIEW = "break_glass.review"  # the review list and the review (never of one's own)
 
 
 class Scope(StrEnum):

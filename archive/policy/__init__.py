@@ -5,10 +5,11 @@ action, purpose) and cached; scope, masking and the policy linter. Pure: no data
     d = engine.decide(frozenset({Role.SALES_REP}), Action.CUSTOMER_READ, Purpose.SALES_FOLLOWUP)
     evaluate_scope(d, Relation(owner=True)).in_scope  # -> True
     d.render({"phone": "13812345678"})           # per-field clear / masked / None
+    engine.may(frozenset({Role.ADMIN}), Permission.USER_MANAGE)  # -> True (policies/permissions.csv)
 """
 
 from archive.policy.check import check_policies
-from archive.policy.decision import FieldPlan, Outcome, PurposeDecision, Visibility
+from archive.policy.decision import FieldPlan, Outcome, PermissionDecision, PurposeDecision, Visibility
 from archive.policy.engine import PolicyEngine, default_policy_dir
 from archive.policy.files import PolicyError, Problem, Severity, policy_version
 from archive.policy.masking import MASKS, apply_mask
@@ -21,6 +22,7 @@ __all__ = [
     "Admission",
     "FieldPlan",
     "Outcome",
+    "PermissionDecision",
     "PolicyEngine",
     "PolicyError",
     "Problem",

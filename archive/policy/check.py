@@ -16,6 +16,7 @@ from archive.policy.files import (
     ANY,
     DOCUMENT_KINDS_FILE,
     FIELDS_FILE,
+    PERMISSIONS,
     PURPOSES_FILE,
     Problem,
     Row,
@@ -34,6 +35,7 @@ from archive.vocabulary import (
     DocumentKind,
     Effect,
     FieldGroup,
+    Permission,
     Purpose,
     Role,
     Scope,
@@ -92,6 +94,11 @@ def _rules(rows: list[Row], purposes: Purposes) -> list[Problem]:
         if row.ptype != "p":
             continue
         sub, pur, act, via, scope, eft = row.values
+        if act in PERMISSIONS:  # files.py checked its shape; no purpose or scope to weigh
+            held = _deny_for(denies, closures.get(sub, {sub}), pur, act, via) if eft == Effect.ALLOW else None
+            if held is not None:
+                problems.append(_err(row, f"never takes effect: overridden by the deny at {held.file}:{held.line}"))
+            continue
         if eft == Effect.DENY:
             if scope != Scope.NONE:
                 problems.append(_err(row, "a deny rule reaches nothing: write its scope as none", Severity.WARNING))
@@ -156,6 +163,7 @@ def _unused(rows: list[Row], purposes: Purposes, fields: dict[str, FieldSpec],
         | {role for s in specs for role in s.roles | s.implied_for},
         "purpose": {v[1] for v in allows} | {s.purpose for s in specs if s.reserved},
         "action": {v[2] for v in allows},
+        "permission": {v[2] for v in allows},
         "via": {v[3] for v in allows},
         "scope": {r.values[4] for r in rows if r.ptype == "p"} | ({Scope.LOAN.value} if loans else set()),
         "category": {f.category.value for f in fields.values()} | {k.category.value for k in kinds.values()},
@@ -165,13 +173,15 @@ def _unused(rows: list[Row], purposes: Purposes, fields: dict[str, FieldSpec],
         "mask": {f.mask for f in fields.values() if f.mask},
     }
     vocab: dict[str, Iterable[str]] = {
-        "role": Role, "purpose": Purpose, "action": Action, "via": Via, "scope": Scope, "category": DataCategory,
-        "group": FieldGroup, "document file": DocumentFile, "document kind": DocumentKind, "mask": MASKS,
+        "role": Role, "purpose": Purpose, "action": Action, "permission": Permission, "via": Via, "scope": Scope,
+        "category": DataCategory, "group": FieldGroup, "document file": DocumentFile, "document kind": DocumentKind,
+        "mask": MASKS,
     }
     problems = [Problem(_FILE_OF[what], None, f"{what} {str(value)!r} is used by no policy")
                 for what, values in vocab.items() for value in values if value not in used[what]]
-    if not allows:
-        problems.append(Problem("*.csv", None, "the policy has no allow rules: every request is denied"))
+    if not any(v[2] not in PERMISSIONS for v in allows):
+        problems.append(Problem("*.csv", None, "the policy has no allow rules on customer data: every request "
+                                               "for it is denied"))
     for kind, spec in kinds.items():
         expected = DOCUMENT_KINDS.get(kind)
         if expected != (spec.file, spec.category, spec.group):
@@ -179,8 +189,8 @@ def _unused(rows: list[Row], purposes: Purposes, fields: dict[str, FieldSpec],
     return problems
 
 
-_FILE_OF = {"role": "*.csv", "purpose": PURPOSES_FILE, "action": "*.csv", "via": "*.csv", "scope": "*.csv",
-            "category": FIELDS_FILE, "group": FIELDS_FILE, "document file": DOCUMENT_KINDS_FILE,
+_FILE_OF = {"role": "*.csv", "purpose": PURPOSES_FILE, "action": "*.csv", "permission": "*.csv", "via": "*.csv",
+            "scope": "*.csv", "category": FIELDS_FILE, "group": FIELDS_FILE, "document file": DOCUMENT_KINDS_FILE,
             "document kind": DOCUMENT_KINDS_FILE, "mask": FIELDS_FILE}
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from archive.policy.masking import apply_mask
-from archive.vocabulary import Action, DocumentKind, Purpose, Scope, Via
+from archive.vocabulary import Action, DocumentKind, Permission, Purpose, Scope, Via
 
 
 class Visibility(StrEnum):
@@ -92,6 +92,22 @@ class PurposeDecision:
         """Every planned field: the value, its masked form, or None."""
         plan = self.fields or {}
         return {name: p.render(values.get(name), customer_kind) for name, p in plan.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionDecision:
+    """Whether roles hold a permission (administration, break-glass), with the rule that says so."""
+
+    allowed: bool
+    permission: Permission
+    roles: frozenset[str]
+    reason: str
+    policy_version: str
+    matched_rule: tuple[str, ...] = ()  # as pycasbin's enforce_ex names it
+
+    @property
+    def rule_text(self) -> str:
+        return ", ".join(("p", *self.matched_rule)) if self.matched_rule else ""
 
 
 _WIDEST_FIRST = (Scope.ALL, Scope.METADATA, Scope.DEPARTMENT, Scope.OWN, Scope.SELF, Scope.BREAK_GLASS,

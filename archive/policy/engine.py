@@ -21,11 +21,12 @@ from casbin.persist import load_policy_line
 from casbin.persist.adapter import Adapter
 
 import archive
-from archive.policy.decision import FieldPlan, Outcome, PurposeDecision
+from archive.policy.decision import FieldPlan, Outcome, PermissionDecision, PurposeDecision
 from archive.policy.fields import Catalogue, admitted_kinds, categories_of, plan_fields
 from archive.policy.files import (
     ANY,
     MODEL_FILE,
+    PERMISSIONS,
     PolicyError,
     Problem,
     Row,
@@ -34,7 +35,7 @@ from archive.policy.files import (
 )
 from archive.policy.parsed import parse_policy_dir
 from archive.policy.purposes import Admission, Purposes, PurposeSpec
-from archive.vocabulary import Action, DocumentKind, Effect, Purpose, Role, Scope, Via
+from archive.vocabulary import Action, DocumentKind, Effect, Permission, Purpose, Role, Scope, Via
 
 CACHE_LIMIT = 8192  # distinct (role set, action, purpose, via) keys; cleared when reached
 
@@ -121,7 +122,8 @@ def _compile(state: _State, rows: list[Row]) -> None:
         sub, pur, act, via = values[:4]
         index.setdefault((sub, pur, act, via), []).append(_Match(i, tuple(values), notes.get(tuple(values), "")))
     state.index = MappingProxyType({k: tuple(v) for k, v in index.items()})
-    state.has_rules = any(m.values[5] == Effect.ALLOW for ms in index.values() for m in ms)
+    state.has_rules = any(m.values[5] == Effect.ALLOW and m.values[2] not in PERMISSIONS
+                          for ms in index.values() for m in ms)
     state.inherits = MappingProxyType(inheritance(rows))
     plans = {}
     for purpose, spec in state.purposes.specs.items():
@@ -211,6 +213,39 @@ class PolicyEngine:
                 state.cache.clear()
             state.cache[key] = decision
         return decision
+
+    def may(self, roles: Iterable[Role | str], permission: Permission) -> bool:
+        """Whether these roles hold `permission` (policies/permissions.csv); a deny wins."""
+        return self.permission(roles, permission).allowed
+
+    def permission(self, roles: Iterable[Role | str], permission: Permission) -> PermissionDecision:
+        """`may` as a value with its reason and matched rule, for the audit event of a refusal."""
+        state = self._state
+        held = _clean(roles)
+        allows: list[_Match] = []
+        denies: list[_Match] = []
+        for role in state.expand(held):
+            for match in state.index.get((role, ANY, permission, ANY), ()):
+                (allows if match.values[5] == Effect.ALLOW else denies).append(match)
+        if denies:
+            first = min(denies, key=lambda m: m.index)
+            reason = first.note or f"{permission} is denied to {first.values[0]}"
+            return PermissionDecision(False, permission, held, reason, state.version, first.values)
+        if not allows:
+            named = ", ".join(sorted(held)) or "none"
+            return PermissionDecision(False, permission, held, f"your role ({named}) does not hold {permission}",
+                                      state.version)
+        last = max(allows, key=lambda m: m.index)
+        return PermissionDecision(True, permission, held, last.note or f"allowed by {', '.join(last.values)}",
+                                  state.version, last.values)
+
+    def explain_permission(self, role: Role | str, permission: Permission) -> tuple[bool, list[str]]:
+        """pycasbin's own `enforce_ex` for one role and permission (the equivalence test)."""
+        enforcer = self._state.enforcer
+        if enforcer is None:
+            return False, []
+        allowed, rule = enforcer.enforce_ex(str(role), "", str(permission), "")
+        return bool(allowed), list(rule)
 
     def explain(self, role: Role | str, action: Action, purpose: Purpose | None,
                 via: Via = Via.STANDARD) -> tuple[bool, list[str]]:

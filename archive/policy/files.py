@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from archive.vocabulary import Action, Effect, Purpose, Scope, Via
+from archive.vocabulary import Action, Effect, Permission, Purpose, Scope, Via
 
 MODEL_FILE = "model.conf"
 PURPOSES_FILE = "purposes.yaml"
@@ -35,6 +35,7 @@ EXPECTED_MODEL = {
 _TOKEN = re.compile(r"[a-z0-9_.]+|\*")
 PURPOSES = frozenset(Purpose)
 ACTIONS = frozenset(Action)
+PERMISSIONS = frozenset(Permission)
 SCOPES = frozenset(Scope)
 VIAS = frozenset(Via)
 
@@ -182,6 +183,13 @@ def _row_problems(row: Row) -> list[Problem]:
     sub, pur, act, via, scope, eft = row.values
     if eft not in (Effect.ALLOW, Effect.DENY):
         return problem(f"effect {eft!r} is neither allow nor deny")
+    if act in PERMISSIONS:  # held whatever the purpose; reaches no customer by itself
+        checks = [
+            (sub != ANY, "the subject is never a wildcard"),
+            (pur == ANY and via == ANY, f"the permission {act} holds whatever the purpose: write purpose and via as *"),
+            (scope == Scope.NONE, f"the permission {act} reaches no customer: write its scope as none"),
+        ]
+        return [Problem(row.file, row.line, m) for ok, m in checks if not ok]
     checks = [
         (sub != ANY, "the subject is never a wildcard"),
         (pur in PURPOSES or pur == ANY, f"unknown purpose {pur!r}"),

@@ -11,7 +11,7 @@ from casbin.util import key_match
 
 from archive.policy import Outcome, PolicyEngine
 from archive.policy.engine import load_enforcer
-from archive.vocabulary import Action, Purpose, Role, Via
+from archive.vocabulary import Action, Permission, Purpose, Role, Via
 
 ENGINE = PolicyEngine()
 
@@ -61,3 +61,31 @@ def test_deny_override_alone_would_allow_by_default(tmp_path):
     loose = casbin.Enforcer(str(tmp_path / "model.conf"), str(tmp_path / "p.csv"))
     assert loose.enforce("marketing", "credit_review", "customer.read", "standard")  # the trap
     assert not ENGINE.enforcer.enforce("marketing", "credit_review", "customer.read", "standard")
+
+
+def test_every_permission_matches_enforce_ex():
+    for role, permission in itertools.product(Role, Permission):
+        ours = ENGINE.permission(frozenset({role}), permission)
+        allowed, rule = ENGINE.explain_permission(role, permission)
+        assert ours.allowed == allowed, (role, permission)
+        assert list(ours.matched_rule) == rule, (role, permission)
+
+
+def test_permissions_of_role_pairs_match_casbin_and_a_deny_wins(tmp_path):
+    import shutil
+
+    shutil.copytree(ENGINE.path, tmp_path / "policies")
+    with (tmp_path / "policies" / "deny.csv").open("a") as f:
+        f.write("p, finance, *, user.manage, *, none, deny\n")
+    engine = PolicyEngine(tmp_path / "policies")
+    enforcer = load_enforcer(engine.path, engine.rows)
+    for first, second in itertools.combinations(Role, 2):
+        user = f"user_{first}_{second}"
+        enforcer.add_grouping_policy(user, first)
+        enforcer.add_grouping_policy(user, second)
+        for permission in Permission:
+            ours = engine.permission(frozenset({first, second}), permission)
+            theirs, rule = enforcer.enforce_ex(user, "", permission, "")
+            assert ours.allowed == theirs, (first, second, permission)
+            assert list(ours.matched_rule) == rule, (first, second, permission)
+    assert not engine.may({Role.ADMIN, Role.FINANCE}, Permission.USER_MANAGE)

@@ -97,3 +97,24 @@ def test_unknown_field_and_mask(tmp_path):
     found = " | ".join(errors(d))
     assert "grading: unknown field 'turnover'" in found
     assert "phone: unknown mask 'scramble'" in found
+
+
+def test_a_permission_row_names_no_purpose_via_or_scope(tmp_path):
+    d = copy_policies(tmp_path)
+    append(d / "permissions.csv", "p, finance, credit_review, user.manage, *, none, allow\n"
+                                  "p, finance, *, department.manage, *, all, allow\n"
+                                  "p, finance, *, user.promote, *, none, allow\n")
+    found = errors(d)
+    assert any("permissions.csv" in e and "user.manage holds whatever the purpose" in e for e in found)
+    assert any("department.manage reaches no customer: write its scope as none" in e for e in found)
+    assert any("unknown action 'user.promote'" in e for e in found)
+
+
+def test_a_permission_no_policy_grants_is_named_and_an_overridden_one_too(tmp_path):
+    d = copy_policies(tmp_path)
+    path = d / "permissions.csv"
+    path.write_text("".join(line + "\n" for line in path.read_text().splitlines() if "policy.manage" not in line))
+    append(d / "deny.csv", "p, general_manager, *, break_glass.review, *, none, deny\n")
+    found = errors(d)
+    assert "*.csv: error: permission 'policy.manage' is used by no policy" in found
+    assert any("never takes effect: overridden by the deny at deny.csv" in e for e in found)

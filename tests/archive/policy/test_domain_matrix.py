@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from archive.policy import Outcome, PolicyEngine
-from archive.vocabulary import Action, Purpose, Role, Scope
+from archive.vocabulary import Action, Permission, Purpose, Role, Scope
 
 ENGINE = PolicyEngine()
 R, P = Role, Purpose
@@ -104,3 +104,29 @@ def test_reports_are_aggregates_only(role):
     decision = ENGINE.decide(frozenset({role}), Action.REPORT_READ, P.REPORTING)
     assert decision.allowed and decision.scopes == {Scope.AGGREGATES}
     assert decision.visible_fields() == () and decision.document_kinds == frozenset()
+
+
+# DOMAIN.md "Roles" and "Who may read what": who manages users, departments and the policy
+# (admin), who opens break-glass (a compliance officer) and who reviews it (another compliance
+# officer or the general manager). Nobody else holds any of these.
+HOLDS = {
+    R.ADMIN: {Permission.USER_MANAGE, Permission.DEPARTMENT_MANAGE, Permission.POLICY_MANAGE},
+    R.COMPLIANCE_OFFICER: {Permission.BREAK_GLASS_OPEN, Permission.BREAK_GLASS_REVIEW},
+    R.GENERAL_MANAGER: {Permission.BREAK_GLASS_REVIEW},
+}
+
+
+@pytest.mark.parametrize(("role", "permission"), list(itertools.product(Role, Permission)))
+def test_permissions(role, permission):
+    decision = ENGINE.permission(frozenset({role}), permission)
+    assert decision.allowed == (permission in HOLDS.get(role, set()))
+    assert ENGINE.may([role], permission) == decision.allowed
+    assert decision.reason and decision.policy_version == ENGINE.version
+
+
+def test_a_user_holding_admin_and_another_role_still_manages_users_but_reads_no_customer():
+    roles = frozenset({R.ADMIN, R.FINANCE})
+    assert ENGINE.may(roles, Permission.USER_MANAGE)
+    assert not ENGINE.decide(roles, Action.CUSTOMER_READ, P.CREDIT_REVIEW).allowed  # deny.csv wins
+    assert not ENGINE.may(frozenset(), Permission.USER_MANAGE)
+    assert not ENGINE.may({" admin"}, Permission.USER_MANAGE)  # a padded role never matches

@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 
 from archive.policy import Severity, check_policies, default_policy_dir
-from archive.vocabulary import DOCUMENT_KINDS, Action, DocumentKind, Purpose, Role
+from archive.vocabulary import DOCUMENT_KINDS, Action, DocumentKind, Permission, Purpose, Role
 from tests.archive.policy.policyfiles import append, copy_policies, replace
 
 
@@ -52,7 +52,7 @@ def test_a_vocabulary_value_used_by_no_policy_is_named(tmp_path):
 def test_every_role_purpose_and_action_appears_in_the_files():
     d = default_policy_dir()
     text = "".join(p.read_text() for p in sorted(d.glob("*.csv"))) + (d / "purposes.yaml").read_text()
-    for value in [*Role, *Purpose, *Action]:
+    for value in [*Role, *Purpose, *Action, *Permission]:
         assert value.value in text, value
 
 
