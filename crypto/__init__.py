@@ -1,8 +1,10 @@
-"""Pure cryptography library: envelope encryption, keys and rotation, streaming blobs, blind
-indexes, signatures. Keys and bytes in, bytes out; it knows nothing of users, purposes or
-grants, and imports nothing from `archive/` or `service/` (docs/crypto.md).
+"""Cryptography library: envelope encryption, keys and rotation, streaming blobs, blind
+indexes, signatures. Keys and bytes in, bytes out; it knows nothing of users or purposes, and
+imports nothing from `archive/` or `service/` (docs/crypto.md).
 
-Plaintext comes out only through functions and methods named `decrypt`.
+Plaintext comes out only through `FieldCipher.decrypt` and `BlobCipher.decrypt`, and a key to
+open with only through `KeyRing.dek_for_decrypt`, each against a `Grant` (crypto/grants.py)
+minted by the one `GrantAuthority` the key ring trusts.
 """
 
 from crypto.blind_index import BlindIndex, IndexKind, normalise
@@ -22,6 +24,7 @@ from crypto.errors import (
     UnsupportedFormat,
     WrongContext,
 )
+from crypto.grants import Grant, GrantAuthority, GrantKind, NotGranted
 from crypto.keyring import KeyRing, KeyStatus, RewrapProgress, RewrapReport
 from crypto.keys import KeyProvider, LocalKeyProvider, generate_local_keys
 from crypto.keystore import DekState, InMemoryKeyStore, KeyStore, WrappedDek
@@ -39,6 +42,9 @@ __all__ = [
     "DekState",
     "FieldCipher",
     "FieldContext",
+    "Grant",
+    "GrantAuthority",
+    "GrantKind",
     "InMemoryKeyStore",
     "IndexKind",
     "KeyDestroyed",
@@ -50,6 +56,7 @@ __all__ = [
     "KeyStore",
     "KeyUnavailable",
     "LocalKeyProvider",
+    "NotGranted",
     "PublicKey",
     "RewrapProgress",
     "RewrapReport",

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from crypto._bulk import FieldKey
 from crypto.errors import KeyLimitReached
+from crypto.grants import Grant, GrantAuthority
 from crypto.sha256mac import hkdf
 
 DEK_BYTES = 32
@@ -72,8 +73,15 @@ class Dek:
 
 
 class DekSource(Protocol):
-    """Where sealing code gets keys: `crypto.keyring.KeyRing`, or a fake in tests."""
+    """Where the ciphers get keys: `crypto.keyring.KeyRing`. A key to open with is handed out
+    only against a grant that admits the field (`table.column`; None: every field) of that
+    customer; `check` raises `NotGranted` otherwise."""
 
     def dek_for_encrypt(self, customer_id: uuid.UUID) -> Dek: ...
 
-    def dek_for_decrypt(self, customer_id: uuid.UUID, dek_version: int) -> Dek: ...
+    def dek_for_decrypt(self, customer_id: uuid.UUID, dek_version: int, grant: Grant | None,
+                        field: str | None = None) -> Dek: ...
+
+    def check(self, grant: Grant | None, customer_id: uuid.UUID, field: str | None) -> None: ...
+
+    def trust(self, authority: GrantAuthority) -> None: ...

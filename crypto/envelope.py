@@ -15,8 +15,9 @@ another row, column or customer fails to open. The fingerprint only lets a failu
 *which* thing happened (`WrongContext` rather than `TamperedCiphertext`); security rests on
 the tag alone.
 
-Plaintext leaves this module only through functions named `decrypt`, so a lint that forbids
-`.decrypt(` outside `archive/gate.py` and `crypto/` covers every way in (STYLE.md item 8).
+Plaintext leaves this module only through `FieldCipher.decrypt`, against a `Grant` that admits
+the value's customer and field (crypto/grants.py); the key ring checks it before it hands out
+the key. A lint that forbids `.decrypt(` outside `archive/gate/` and `crypto/` is the second line.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from cryptography.exceptions import InvalidTag
 from crypto import _bulk
 from crypto.dek import DEK_BYTES, FIELD_FORMAT, FIELD_KEY_INFO, Dek, DekSource
 from crypto.errors import TamperedCiphertext, UnknownKeyVersion, UnsupportedFormat, WrongContext
+from crypto.grants import Grant
 
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -40,16 +42,17 @@ _FP, _NONCE, _BODY = 5, 9, 21  # offsets into a sealed value
 OVERHEAD = _BODY + TAG_BYTES  # 37 bytes on top of the plaintext
 _ROW_TEXT = b"\x01"  # a UUID row id is tagged 0x00
 
-_prefixes: dict[tuple[str, str], bytes] = {}  # (table, column) -> encoded AAD prefix; few, never evicted
+# (table, column) -> (encoded AAD prefix, "table.column"); few, never evicted
+_prefixes: dict[tuple[str, str], tuple[bytes, str]] = {}
 
 
-def _prefix(table: str, column: str) -> bytes:
+def _prefix(table: str, column: str) -> tuple[bytes, str]:
     encoded = [name.encode() for name in (table, column)]
     if not all(0 < len(name) < 256 for name in encoded):
         raise ValueError("table and column names must be 1..255 bytes")
     head = bytes((FIELD_FORMAT,)) + b"".join(len(name).to_bytes(1, "big") + name for name in encoded)
-    _prefixes[(table, column)] = head
-    return head
+    _prefixes[(table, column)] = found = (head, f"{table}.{column}")
+    return found
 
 
 class _Where(NamedTuple):
@@ -57,6 +60,7 @@ class _Where(NamedTuple):
     column: str
     row_id: uuid.UUID | str
     customer_id: uuid.UUID
+    field: str  # "table.column", as a Grant names fields
     aad: bytes
 
 
@@ -68,7 +72,7 @@ class FieldContext(_Where):
     what a frozen dataclass does (no `object.__setattr__` per field), and one is built for
     every value sealed or opened (bench/crypto.py). `row_id` is the row's UUID (a string is
     accepted for tables keyed otherwise); a document blob uses table "documents", column
-    "content" and the document id.
+    "content" and the document id. `field` is "table.column", the name a `Grant` admits.
 
     AAD = 0x01 ‖ len ‖ table ‖ len ‖ column ‖ customer id (16) ‖ 0x00 ‖ row UUID (16),
     or, for a text row id, … ‖ customer id (16) ‖ 0x01 ‖ row id (UTF-8, to the end).
@@ -77,12 +81,12 @@ class FieldContext(_Where):
     __slots__ = ()
 
     def __new__(cls, table: str, column: str, row_id: uuid.UUID | str, customer_id: uuid.UUID) -> FieldContext:
-        head = _prefixes.get((table, column)) or _prefix(table, column)
+        head, field = _prefixes.get((table, column)) or _prefix(table, column)
         if row_id.__class__ is uuid.UUID:  # fixed widths: one int, one to_bytes
             aad = head + ((customer_id.int << 136) | row_id.int).to_bytes(33, "big")
         else:
             aad = head + customer_id.bytes + _ROW_TEXT + str(row_id).encode()
-        return tuple.__new__(cls, (table, column, row_id, customer_id, aad))
+        return tuple.__new__(cls, (table, column, row_id, customer_id, field, aad))
 
     def _replace(self, **changes: Any) -> FieldContext:
         """A copy with some fields changed, and its AAD rebuilt to match."""
@@ -133,7 +137,7 @@ def seal_new_rows(table: str, columns: Sequence[str], deks: bytes, customer_ids:
         raise ValueError("one 32-byte data key and one row per customer")
     header = bytes((FIELD_FORMAT,)) + (1).to_bytes(4, "big")
     tails = b"".join([((c.int << 136) | c.int).to_bytes(33, "big") for c in customer_ids])
-    prefixes = tuple([_prefixes.get((table, column)) or _prefix(table, column) for column in columns])
+    prefixes = tuple([(_prefixes.get((table, column)) or _prefix(table, column))[0] for column in columns])
     count = sum([len(row) for row in rows]) - sum([row.count(None) for row in rows])
     return _bulk.seal_rows(deks, FIELD_KEY_INFO, header, tails, prefixes, rows, os.urandom(NONCE_BYTES * count))
 
@@ -148,8 +152,8 @@ def sealed_dek_version(sealed: bytes) -> int:
     return version
 
 
-def decrypt(dek: Dek, ctx: FieldContext, sealed: bytes) -> bytes:
-    """Open a sealed value; the one pure way from field ciphertext to plaintext."""
+def _open(dek: Dek, ctx: FieldContext, sealed: bytes) -> bytes:
+    """Open a sealed value under a key already handed out against a grant (`FieldCipher`)."""
     if len(sealed) < OVERHEAD or sealed[:_FP] != dek.header:
         needed = sealed_dek_version(sealed)  # raises first for a malformed value
         raise UnknownKeyVersion(f"the value needs data key v{needed}, was given v{dek.version}")
@@ -166,13 +170,9 @@ def _failure(sealed: bytes, aad: bytes) -> TamperedCiphertext:
     return TamperedCiphertext("the sealed value failed authentication")
 
 
-def reseal(old: Dek, new: Dek, ctx: FieldContext, sealed: bytes) -> bytes:
-    """Re-encrypt under `new` (DEK rotation); the plaintext never leaves this function."""
-    return seal(new, ctx, decrypt(old, ctx, sealed))
-
-
 class FieldCipher:
-    """Seal and open field values with the keys of a `KeyRing` (or any `DekSource`)."""
+    """Seal and open field values with the keys of a `KeyRing` (or any `DekSource`). Sealing
+    needs no grant; opening and resealing need one that admits the value's customer and field."""
 
     __slots__ = ("_for_decrypt", "_for_encrypt", "_keys")
 
@@ -180,6 +180,10 @@ class FieldCipher:
         self._keys = keys
         self._for_encrypt = keys.dek_for_encrypt  # bound once: every call below is hot
         self._for_decrypt = keys.dek_for_decrypt
+
+    @property
+    def keys(self) -> DekSource:
+        return self._keys
 
     def encrypt(self, ctx: FieldContext, plaintext: bytes) -> bytes:
         # `seal` in one call into C (crypto/_bulk.c `FieldKey.seal`: the same bytes, checked by
@@ -210,19 +214,21 @@ class FieldCipher:
         for column, plaintext in values.items():
             if next(seals) > limit:
                 raise dek.over_limit()
-            aad = (_prefixes.get((table, column)) or _prefix(table, column)) + tail
+            aad = (_prefixes.get((table, column)) or _prefix(table, column))[0] + tail
             head = header + _crc32(aad).to_bytes(4, "big")
             nonce = nonces[at:at + NONCE_BYTES]
             at += NONCE_BYTES
             sealed[column] = head + nonce + encrypt(nonce, plaintext, head + aad)
         return sealed
 
-    def decrypt(self, ctx: FieldContext, sealed: bytes) -> bytes:
-        # The pure `decrypt` inlined: this is the hot read path (bench/crypto.py).
+    def decrypt(self, grant: Grant | None, ctx: FieldContext, sealed: bytes) -> bytes:
+        """The plaintext of a sealed value, if `grant` admits `ctx.field` of `ctx.customer_id`
+        (else `NotGranted`, and nothing is opened). The hot read path (bench/crypto.py)."""
         if len(sealed) < OVERHEAD or sealed[0] != FIELD_FORMAT:
+            self._keys.check(grant, ctx.customer_id, ctx.field)  # refused before anything is said
             sealed_dek_version(sealed)  # raises the precise error
-        try:
-            dek = self._for_decrypt(ctx.customer_id, _version(sealed, 1)[0])
+        try:  # the key ring checks the grant before it hands out the key
+            dek = self._for_decrypt(ctx.customer_id, _version(sealed, 1)[0], grant, ctx.field)
         except UnknownKeyVersion:
             # A value moved to a customer without this key version: say it was moved.
             if sealed[_FP:_NONCE] != ctx.fingerprint():
@@ -234,13 +240,17 @@ class FieldCipher:
             raise _failure(sealed, aad) from None
         return opened
 
-    def reseal(self, ctx: FieldContext, sealed: bytes) -> bytes:
-        """The value under the customer's active DEK; unchanged if it already is (idempotent)."""
+    def reseal(self, grant: Grant | None, ctx: FieldContext, sealed: bytes) -> bytes:
+        """The value under the customer's active DEK; unchanged if it already is (idempotent).
+        `grant` (a system grant, for DEK rotation) must admit the field; the plaintext never
+        leaves this method."""
+        self._keys.check(grant, ctx.customer_id, ctx.field)
         new = self._keys.dek_for_encrypt(ctx.customer_id)
         version = sealed_dek_version(sealed)
         if version == new.version:
             return sealed
-        return reseal(self._keys.dek_for_decrypt(ctx.customer_id, version), new, ctx, sealed)
+        old = self._keys.dek_for_decrypt(ctx.customer_id, version, grant, ctx.field)
+        return seal(new, ctx, _open(old, ctx, sealed))
 
     def __repr__(self) -> str:
         return f"FieldCipher({self._keys!r})"

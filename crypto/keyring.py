@@ -25,6 +25,7 @@ from crypto.errors import (
     KeyUnavailable,
     UnknownKeyVersion,
 )
+from crypto.grants import Grant, GrantAuthority, NotGranted
 from crypto.keys import KekVersion, KeyProvider
 from crypto.keystore import DekState, KeyStore, WrappedDek
 
@@ -69,7 +70,12 @@ class KeyStatus:
 
 
 class KeyRing:
-    """DEKs for sealing and opening, and the KEK life cycle. Safe to share between threads."""
+    """DEKs for sealing and opening, and the KEK life cycle. Safe to share between threads.
+
+    Keys to seal with are handed out freely; a key to open with (`dek_for_decrypt`) and a
+    rewrap only against a `Grant` from the one `GrantAuthority` the ring trusts (`trust`,
+    called once by the governance gate). Until then every such call raises `NotGranted`.
+    """
 
     def __init__(
         self, provider: KeyProvider, store: KeyStore, *, cache_size: int = 10_000, cache_ttl: float = 60.0,
@@ -80,6 +86,25 @@ class KeyRing:
         self._cache: TtlLru[tuple[int, int], Dek] = TtlLru(cache_size, cache_ttl, clock)
         self._cached = self._cache.get  # bound once: the lookups below are the hot path
         self._nonce_limit = nonce_limit
+        self._authority: GrantAuthority | None = None
+
+    # -- grants --------------------------------------------------------------------------
+
+    def trust(self, authority: GrantAuthority) -> None:
+        """Accept grants minted by `authority` from now on. Once per ring: a second call raises."""
+        if self._authority is not None:
+            raise RuntimeError("this key ring already trusts a grant authority")
+        if authority.__class__ is not GrantAuthority:
+            raise TypeError("a key ring trusts a GrantAuthority")
+        self._authority = authority
+
+    def check(self, grant: Grant | None, customer_id: uuid.UUID, field: str | None) -> None:
+        """`NotGranted` unless `grant` comes from the trusted authority and admits `field`
+        (`table.column`; None: every field, which only a system grant admits) of the customer."""
+        authority = self._authority
+        if authority is None:
+            raise NotGranted("this key ring trusts no grant authority yet: nothing is opened")
+        authority.check(grant, customer_id, field)
 
     # -- data keys -----------------------------------------------------------------------
 
@@ -88,8 +113,11 @@ class KeyRing:
         dek = self._cached((customer_id.int, _ACTIVE))
         return dek if dek is not None else self._load_active(customer_id)
 
-    def dek_for_decrypt(self, customer_id: uuid.UUID, dek_version: int) -> Dek:
-        """A given version of the customer's DEK (active or retired)."""
+    def dek_for_decrypt(self, customer_id: uuid.UUID, dek_version: int, grant: Grant | None,
+                        field: str | None = None) -> Dek:
+        """A given version of the customer's DEK (active or retired), to open `field` with
+        (None: any field) — only if `grant` admits it (`check`)."""
+        self.check(grant, customer_id, field)
         dek = self._cached((customer_id.int, dek_version))
         return dek if dek is not None else self._load(customer_id, dek_version)
 
@@ -220,9 +248,12 @@ class KeyRing:
         """A new active KEK version. New DEKs are wrapped by it; run `rewrap` for the rest."""
         return self.provider.create_version()
 
-    def rewrap(self, *, batch: int = 500, progress: Callable[[RewrapProgress], None] | None = None) -> RewrapReport:
-        """Re-wrap every DEK not under the active KEK. Idempotent and resumable: it only ever
-        looks at rows still under an older KEK, and each row is a compare-and-set."""
+    def rewrap(self, grant: Grant | None, *, batch: int = 500,
+               progress: Callable[[RewrapProgress], None] | None = None) -> RewrapReport:
+        """Re-wrap every DEK not under the active KEK, against a system grant (it unwraps every
+        customer's key). Idempotent and resumable: it only ever looks at rows still under an
+        older KEK, and each row is a compare-and-set."""
+        self.check(grant, uuid.UUID(int=0), None)  # any customer, any field: a system grant
         active = self.provider.active_version()
         todo = {k: n for k, n in self.store.count_by_kek_version().items() if k != active and n}
         total, done, failed = sum(todo.values()), 0, []
@@ -231,6 +262,7 @@ class KeyRing:
             while rows := self.store.wrapped_under(kek_version, after=after, limit=batch):
                 for row in rows:
                     after = (row.customer_id, row.dek_version)
+                    self.check(grant, row.customer_id, None)
                     try:
                         done += self._rewrap_row(row)
                     except CryptoError:

@@ -43,6 +43,7 @@ from crypto.errors import (
     UnsupportedFormat,
     WrongContext,
 )
+from crypto.grants import Grant
 
 BLOB_FORMAT = 0x81
 HEADER_BYTES = 52
@@ -176,11 +177,12 @@ def encrypt(
     return BlobSealed(digest.digest(), size, HEADER_BYTES + size + segments * TAG_BYTES, dek.version)
 
 
-def decrypt(
+def _open(
     dek: Dek, ctx: FieldContext, source: Readable, *, header: BlobHeader | None = None,
     plaintext_size: int | None = None, sha256: bytes | None = None,
 ) -> BlobReader:
-    """Open a sealed blob as an iterator of plaintext segments.
+    """Open a sealed blob as an iterator of plaintext segments, under a key already handed out
+    against a grant (`BlobCipher.decrypt`).
 
     Pass the `plaintext_size` recorded at sealing to tell a blob cut inside a segment
     (BlobTruncated) from one whose last segment was altered (TamperedCiphertext); pass
@@ -285,7 +287,9 @@ def _ciphertext_size(plaintext_size: int, segment_size: int) -> int:
 
 
 class BlobCipher:
-    """Seal and open blobs with the keys of a `KeyRing` (or any `DekSource`)."""
+    """Seal and open blobs with the keys of a `KeyRing` (or any `DekSource`). Sealing needs no
+    grant; opening and resealing need one that admits the blob's field (`ctx.field`, e.g.
+    `documents.content`) of its customer."""
 
     def __init__(self, keys: DekSource, *, segment_size: int = DEFAULT_SEGMENT) -> None:
         self._keys, self._segment = keys, segment_size
@@ -293,27 +297,32 @@ class BlobCipher:
     def encrypt(self, ctx: FieldContext, source: Readable | Iterable[bytes], sink: Writable) -> BlobSealed:
         return encrypt(self._keys.dek_for_encrypt(ctx.customer_id), ctx, source, sink, segment_size=self._segment)
 
-    def decrypt(self, ctx: FieldContext, source: Readable, *, plaintext_size: int | None = None,
+    def decrypt(self, grant: Grant | None, ctx: FieldContext, source: Readable, *, plaintext_size: int | None = None,
                 sha256: bytes | None = None) -> BlobReader:
+        """The blob's plaintext segments (`_open`), if `grant` admits `ctx.field` of
+        `ctx.customer_id`; else `NotGranted` before a byte of the source is read."""
+        self._keys.check(grant, ctx.customer_id, ctx.field)
         header = BlobHeader.read(source)
         try:
-            dek = self._keys.dek_for_decrypt(ctx.customer_id, header.dek_version)
+            dek = self._keys.dek_for_decrypt(ctx.customer_id, header.dek_version, grant, ctx.field)
         except UnknownKeyVersion:
             if header.raw[9:13] != fingerprint(ctx.aad):
                 raise WrongContext("the blob was sealed for another document or customer") from None
             raise
-        return decrypt(dek, ctx, source, header=header, plaintext_size=plaintext_size, sha256=sha256)
+        return _open(dek, ctx, source, header=header, plaintext_size=plaintext_size, sha256=sha256)
 
-    def reseal(self, ctx: FieldContext, source: Readable, sink: Writable, *,
+    def reseal(self, grant: Grant | None, ctx: FieldContext, source: Readable, sink: Writable, *,
                plaintext_size: int | None = None, sha256: bytes | None = None) -> BlobSealed | None:
         """Re-encrypt under the customer's active DEK, segment by segment in memory; None
-        (and nothing written) when the blob already is under it."""
+        (and nothing written) when the blob already is under it. `grant` (a system grant, for
+        DEK rotation) must admit the blob's field; the plaintext never leaves this method."""
+        self._keys.check(grant, ctx.customer_id, ctx.field)
         new = self._keys.dek_for_encrypt(ctx.customer_id)
         header = BlobHeader.read(source)
         if header.dek_version == new.version:
             return None
-        old = self._keys.dek_for_decrypt(ctx.customer_id, header.dek_version)
-        plain = decrypt(old, ctx, source, header=header, plaintext_size=plaintext_size, sha256=sha256)
+        old = self._keys.dek_for_decrypt(ctx.customer_id, header.dek_version, grant, ctx.field)
+        plain = _open(old, ctx, source, header=header, plaintext_size=plaintext_size, sha256=sha256)
         return encrypt(new, ctx, ChunkStream(plain), sink, segment_size=self._segment)
 
     def __repr__(self) -> str:

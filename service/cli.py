@@ -293,6 +293,15 @@ def _key_ring(ctx: AppContext):  # type: ignore[no-untyped-def]
     return KeyRing(LocalKeyProvider(ctx.settings.keys_dir), SqlKeyStore(ctx.db.engine))
 
 
+def _system_grant(ring, reason: str):  # type: ignore[no-untyped-def]
+    # TODO(#26 gate): system grant from the gate (minted and audited there, actor = system).
+    from crypto.grants import GrantAuthority, GrantKind
+
+    authority = GrantAuthority()
+    ring.trust(authority)
+    return authority.mint(GrantKind.SYSTEM, customer_ids=None, fields=None, reason=reason)
+
+
 def _key_event(ctx: AppContext, action: AuditAction, command: str, **extra: str) -> None:
     """Key operations run as the `system` actor (command and OS user) and are audited."""
     from archive.auditing import system_actor
@@ -337,7 +346,7 @@ def keys_rewrap(batch: Annotated[int, typer.Option(help="Data keys per batch.", 
         def report(p):  # type: ignore[no-untyped-def]
             progress.update(task, completed=p.done, total=p.total)
 
-        result = ring.rewrap(batch=batch, progress=report)
+        result = ring.rewrap(_system_grant(ring, "keys rewrap"), batch=batch, progress=report)
     _key_event(ctx, AuditAction.KEY_REWRAPPED, "rewrap", kek_version=str(result.active_kek),
                rewrapped=str(result.rewrapped), failed=str(len(result.failed)))
     out.print(f"Re-wrapped {result.rewrapped} data key(s) under KEK v{result.active_kek}.")

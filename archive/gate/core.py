@@ -32,6 +32,8 @@ from audit.events import AuditAction, Decision
 from audit.lookup import AuditLookup
 from crypto.blind_index import BlindIndex
 from crypto.envelope import FieldCipher, FieldContext
+from crypto.grants import Grant as KeyGrant
+from crypto.grants import GrantAuthority, GrantKind
 
 
 def _purpose(engine: PolicyEngine, principal: Principal, stated: str | None) -> Purpose:
@@ -89,6 +91,7 @@ class Grant:
     decision: PurposeDecision
     customer_ids: tuple[uuid.UUID, ...]
     _token: object = field(repr=False, compare=False)
+    key: KeyGrant | None = field(default=None, repr=False, compare=False)  # what the ciphers check
 
 
 _MINT = object()
@@ -109,6 +112,9 @@ class GateCore:
         self.index = index
         self.lookup = lookup
         self.names = Names()
+        # The process's grant authority: the key ring opens only what it mints (crypto/grants.py).
+        self._authority = GrantAuthority()
+        cipher.keys.trust(self._authority)
 
     def _refuse(self, session: Session, auditor: Auditor, action: Action, error: ArchiveError, *,
                 purpose: str, rule: str = "", customer: uuid.UUID | None = None) -> ArchiveError:
@@ -150,7 +156,9 @@ class GateCore:
                        policy_version=decision.policy_version, break_glass=flagged,
                        **{"fields": decision.visible_fields(), **details})
         session.commit()  # the event is durable before any plaintext leaves
-        return Grant(decision, ids, _MINT)
+        sealed = [f"customers.{name}" for name in decision.fields or {} if name in SEALED_FIELDS]
+        key = self._authority.mint(GrantKind.READ, customer_ids=ids, fields=sealed, reason=action.value)
+        return Grant(decision, ids, _MINT, key)
 
     @staticmethod
     def _relation(principal: Principal, decision: PurposeDecision, customer: Customer) -> Relation:
@@ -201,7 +209,7 @@ class GateCore:
                 if field_plan.needs_plaintext(customer.kind):
                     sealed = getattr(customer, f"{name}_ct")
                     ctx = FieldContext("customers", name, customer.id, customer.id)
-                    values[name] = None if sealed is None else self.cipher.decrypt(ctx, sealed).decode()
+                    values[name] = None if sealed is None else self.cipher.decrypt(grant.key, ctx, sealed).decode()
             elif hasattr(customer, name):
                 values[name] = getattr(customer, name)
         if customer.public_name and customer.kind in ("enterprise", "institution"):

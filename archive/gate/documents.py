@@ -38,6 +38,7 @@ from archive.policy.decision import PurposeDecision
 from archive.vocabulary import Action, DocumentKind, Via
 from audit.events import Decision
 from crypto.errors import CryptoError, KeyDestroyed
+from crypto.grants import GrantKind
 from crypto.streaming import BlobCipher, BlobReader
 
 # --- documents ----------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ class DocumentGate:
     def _decrypt(self, grant: Grant, document: Document, source: ChunkReader) -> BlobReader:
         if grant._token is not _MINT or document.customer_id not in grant.customer_ids:
             raise Forbidden("No grant for this document.")
-        return self.cipher.decrypt(content_context(document.id, document.customer_id), source,
+        return self.cipher.decrypt(grant.key, content_context(document.id, document.customer_id), source,
                                    plaintext_size=document.size, sha256=bytes.fromhex(document.sha256))
 
     def _plaintext(self, document: Document, reader: BlobReader, source: ChunkReader,
@@ -175,7 +176,10 @@ class DocumentGate:
         auditor.record(session, action.value, Decision.ALLOWED, **audit_details(decision, document, customer_id),
                        reason=decision.reason, break_glass=decision.via is Via.BREAK_GLASS, extra=extra)
         session.commit()  # the event is durable before any content leaves
-        return Grant(decision, (customer_id,), _MINT)
+        fields = ("documents.content",) if action is Action.DOCUMENT_CONTENT_READ else ()
+        key = self.customers._authority.mint(GrantKind.READ, customer_ids=(customer_id,), fields=fields,
+                                             reason=action.value)
+        return Grant(decision, (customer_id,), _MINT, key)
 
     def _deny(self, session: Session, auditor: Auditor, action: Action, error: ArchiveError,
               decision: PurposeDecision, document: Document | None, document_id: uuid.UUID | None = None

@@ -21,7 +21,7 @@ from crypto.keyring import wrap_aad
 from crypto.keys import LocalKeyProvider, generate_local_keys
 from crypto.keystore import DekState, WrappedDek
 from crypto.sha256mac import KeyedHash
-from tests.crypto.helpers import make_ring
+from tests.crypto.helpers import ANY, AUTHORITY, make_ring
 
 COLUMNS = ("name", "phone", "email", "address", "id_number", "credit_rating")
 HEADER_V1 = b"\x01\x00\x00\x00\x01"
@@ -38,9 +38,13 @@ class _Keys:
     def dek_for_encrypt(self, customer_id: uuid.UUID) -> Dek:
         return self.deks[customer_id]
 
-    def dek_for_decrypt(self, customer_id: uuid.UUID, dek_version: int) -> Dek:
+    def dek_for_decrypt(self, customer_id: uuid.UUID, dek_version: int, grant: object, field: str | None = None) -> Dek:
         assert dek_version == 1
+        self.check(grant, customer_id, field)
         return self.deks[customer_id]
+
+    def check(self, grant: object, customer_id: uuid.UUID, field: str | None) -> None:
+        AUTHORITY.check(grant, customer_id, field)  # type: ignore[arg-type]
 
 
 @given(key=st.binary(max_size=200), messages=st.lists(st.binary(max_size=300), max_size=20),
@@ -83,7 +87,7 @@ def test_seal_rows_equals_encrypt_row_under_the_same_key_and_nonces(rows: list[t
     nonces = os.urandom(12 * sum(v is not None for row in rows for v in row))
     sealed = _bulk.seal_rows(keys, FIELD_KEY_INFO, HEADER_V1, b"".join(((c.int << 136) | c.int).to_bytes(33, "big")
                                                                         for c in ids),
-                             tuple(_prefix("customers", c) for c in COLUMNS), rows, nonces)
+                             tuple(_prefix("customers", c)[0] for c in COLUMNS), rows, nonces)
     at = 0
     for n, (customer, row, out) in enumerate(zip(ids, rows, sealed, strict=True)):
         present = {c: v for c, v in zip(COLUMNS, row, strict=True) if v is not None}
@@ -108,10 +112,10 @@ def test_new_rows_open_through_the_field_cipher_each_bound_to_its_place() -> Non
             if blob is None:
                 continue
             nonces.add(blob[9:21])
-            assert cipher.decrypt(FieldContext("customers", column, customer, customer), blob) == value
+            assert cipher.decrypt(ANY, FieldContext("customers", column, customer, customer), blob) == value
             other = ids[(ids.index(customer) + 1) % len(ids)]
             with pytest.raises(WrongContext):  # moved to another customer's row
-                cipher.decrypt(FieldContext("customers", column, other, other), blob)
+                cipher.decrypt(ANY, FieldContext("customers", column, other, other), blob)
     assert len(nonces) == 8  # a fresh nonce for every value
 
 
@@ -122,9 +126,9 @@ def test_the_ring_wraps_the_keys_it_sealed_with(tmp_path: Path) -> None:
     for customer, (blob, kek_version) in zip(ids, wrapped, strict=True):
         ring.store.insert(WrappedDek(customer, 1, blob, kek_version, DekState.ACTIVE))
     cipher = FieldCipher(ring)
-    assert cipher.decrypt(FieldContext("customers", "name", ids[0], ids[0]), sealed[0][0] or b"") == b"a"
-    assert cipher.decrypt(FieldContext("customers", "phone", ids[0], ids[0]), sealed[0][1] or b"") == b"1"
-    assert cipher.decrypt(FieldContext("customers", "name", ids[1], ids[1]), sealed[1][0] or b"") == b"b"
+    assert cipher.decrypt(ANY, FieldContext("customers", "name", ids[0], ids[0]), sealed[0][0] or b"") == b"a"
+    assert cipher.decrypt(ANY, FieldContext("customers", "phone", ids[0], ids[0]), sealed[0][1] or b"") == b"1"
+    assert cipher.decrypt(ANY, FieldContext("customers", "name", ids[1], ids[1]), sealed[1][0] or b"") == b"b"
     assert sealed[1][1] is None
 
 
@@ -134,7 +138,7 @@ def test_text_is_sealed_as_its_utf8(rows: list[tuple[bytes | None, ...]]) -> Non
     texts = [tuple(None if v is None else v.decode("utf-8", "replace") for v in row) for row in rows]
     as_bytes = [tuple(None if v is None else v.encode() for v in row) for row in texts]
     args = (os.urandom(32 * len(rows)), FIELD_KEY_INFO, HEADER_V1, os.urandom(33 * len(rows)),
-            tuple(_prefix("customers", c) for c in COLUMNS))
+            tuple(_prefix("customers", c)[0] for c in COLUMNS))
     nonces = os.urandom(12 * sum(v is not None for row in rows for v in row))
     assert _bulk.seal_rows(*args, texts, nonces) == _bulk.seal_rows(*args, as_bytes, nonces)  # type: ignore[arg-type]
     with pytest.raises(UnicodeEncodeError):  # a lone surrogate has no UTF-8, as with str.encode()
@@ -293,7 +297,8 @@ def test_a_field_key_refuses_malformed_arguments() -> None:
 def test_field_cipher_values_open_with_the_python_reference_and_back(tmp_path: Path) -> None:
     """What FieldCipher seals through FieldKey opens with the pure `decrypt` (AESGCM), and the
     other way round: the formats are one."""
-    from crypto.envelope import decrypt, seal
+    from crypto.envelope import _open as decrypt
+    from crypto.envelope import seal
 
     ring = make_ring(tmp_path)
     cipher = FieldCipher(ring)
@@ -301,8 +306,8 @@ def test_field_cipher_values_open_with_the_python_reference_and_back(tmp_path: P
     ctx = FieldContext("customers", "phone", customer, customer)
     dek = ring.dek_for_encrypt(customer)
     assert decrypt(dek, ctx, cipher.encrypt(ctx, b"13812345678")) == b"13812345678"
-    assert cipher.decrypt(ctx, seal(dek, ctx, b"13812345678")) == b"13812345678"
-    assert cipher.decrypt(ctx, bytearray(cipher.encrypt(ctx, b"x"))) == b"x"  # type: ignore[arg-type]
-    assert cipher.decrypt(ctx, cipher.encrypt(ctx, memoryview(b"mv"))) == b"mv"  # type: ignore[arg-type]
+    assert cipher.decrypt(ANY, ctx, seal(dek, ctx, b"13812345678")) == b"13812345678"
+    assert cipher.decrypt(ANY, ctx, bytearray(cipher.encrypt(ctx, b"x"))) == b"x"  # type: ignore[arg-type]
+    assert cipher.decrypt(ANY, ctx, cipher.encrypt(ctx, memoryview(b"mv"))) == b"mv"  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         cipher.encrypt(ctx, 13812345678)  # type: ignore[arg-type]  # not turned into that many zero bytes

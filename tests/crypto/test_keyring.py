@@ -13,7 +13,7 @@ from crypto.errors import KeyDestroyed, KeyRetired, KeyStillInUse, UnknownKeyVer
 from crypto.keyring import KeyRing, RewrapProgress
 from crypto.keys import LocalKeyProvider
 from crypto.keystore import DekState, InMemoryKeyStore
-from tests.crypto.helpers import field_ctx, make_ring
+from tests.crypto.helpers import ANY, field_ctx, make_ring, trusted
 from tests.crypto.keystore_contract import check_keystore
 
 
@@ -26,7 +26,7 @@ def test_first_use_creates_one_wrapped_dek(tmp_path: Path) -> None:
     customer = uuid.uuid4()
     dek = ring.dek_for_encrypt(customer)
     assert ring.dek_for_encrypt(customer) is not None
-    assert ring.dek_for_decrypt(customer, 1).version == dek.version == 1
+    assert ring.dek_for_decrypt(customer, 1, ANY).version == dek.version == 1
     row = ring.store.get(customer, 1)
     assert row is not None and row.kek_version == 1 and row.state is DekState.ACTIVE
     assert len(row.wrapped_key or b"") == 61
@@ -35,7 +35,7 @@ def test_first_use_creates_one_wrapped_dek(tmp_path: Path) -> None:
 def test_two_processes_racing_agree_on_one_dek(tmp_path: Path) -> None:
     store = InMemoryKeyStore()
     first = make_ring(tmp_path, store=store)
-    second = KeyRing(LocalKeyProvider(tmp_path / "keys"), store)
+    second = trusted(KeyRing(LocalKeyProvider(tmp_path / "keys"), store))
     customer = uuid.uuid4()
     ctx = field_ctx(customer)
     sealed = FieldCipher(first).encrypt(ctx, b"x")
@@ -46,7 +46,7 @@ def test_two_processes_racing_agree_on_one_dek(tmp_path: Path) -> None:
         assert FieldCipher(second).encrypt(ctx, b"y")
     finally:
         store.get_current = store_get_current  # type: ignore[method-assign]
-    assert FieldCipher(second).decrypt(ctx, sealed) == b"x"
+    assert FieldCipher(second).decrypt(ANY, ctx, sealed) == b"x"
 
 
 def test_rotate_dek_and_reseal(tmp_path: Path) -> None:
@@ -55,10 +55,10 @@ def test_rotate_dek_and_reseal(tmp_path: Path) -> None:
     ctx = field_ctx()
     old = cipher.encrypt(ctx, b"value")
     assert ring.rotate_dek(ctx.customer_id).version == 2
-    new = cipher.reseal(ctx, old)
+    new = cipher.reseal(ANY, ctx, old)
     assert (sealed_dek_version(old), sealed_dek_version(new)) == (1, 2)
-    assert cipher.reseal(ctx, new) is new  # idempotent
-    assert cipher.decrypt(ctx, old) == cipher.decrypt(ctx, new) == b"value"
+    assert cipher.reseal(ANY, ctx, new) is new  # idempotent
+    assert cipher.decrypt(ANY, ctx, old) == cipher.decrypt(ANY, ctx, new) == b"value"
     assert sealed_dek_version(cipher.encrypt(ctx, b"fresh")) == 2
     assert ring.store.get(ctx.customer_id, 1).state is DekState.RETIRED  # type: ignore[union-attr]
 
@@ -68,7 +68,7 @@ def test_unknown_dek_version(tmp_path: Path) -> None:
     customer = uuid.uuid4()
     ring.dek_for_encrypt(customer)
     with pytest.raises(UnknownKeyVersion, match="v5"):
-        ring.dek_for_decrypt(customer, 5)
+        ring.dek_for_decrypt(customer, 5, ANY)
 
 
 def test_destroy_refuses_new_seals_and_old_reads(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_destroy_refuses_new_seals_and_old_reads(tmp_path: Path) -> None:
     sealed = cipher.encrypt(ctx, b"value")
     assert ring.destroy_deks(ctx.customer_id) == 1
     with pytest.raises(KeyDestroyed, match="permanently unreadable"):
-        cipher.decrypt(ctx, sealed)
+        cipher.decrypt(ANY, ctx, sealed)
     with pytest.raises(KeyDestroyed):
         cipher.encrypt(ctx, b"new")
     with pytest.raises(KeyDestroyed):
@@ -101,12 +101,12 @@ def test_rewrap_is_idempotent_resumable_and_reports_progress(tmp_path: Path) -> 
             raise KeyboardInterrupt  # the operator pressed Ctrl-C
 
     with pytest.raises(KeyboardInterrupt):
-        ring.rewrap(batch=10, progress=interrupt)
+        ring.rewrap(ANY, batch=10, progress=interrupt)
     assert seen == [RewrapProgress(10, 25, 0)]
     assert ring.status().pending_rewrap == 15
-    report = ring.rewrap(batch=10, progress=seen.append)
+    report = ring.rewrap(ANY, batch=10, progress=seen.append)
     assert report.rewrapped == 15 and report.failed == () and report.active_kek == 2
-    assert ring.rewrap().rewrapped == 0  # nothing left: a rerun is a no-op
+    assert ring.rewrap(ANY).rewrapped == 0  # nothing left: a rerun is a no-op
     assert ring.store.count_by_kek_version() == {2: 25}
 
 
@@ -119,7 +119,7 @@ def test_rewrap_leaves_a_damaged_row_and_retire_refuses(tmp_path: Path) -> None:
     assert row is not None and row.wrapped_key is not None
     ring.store._rows[(bad, 1)] = row.__class__(bad, 1, row.wrapped_key[:-1] + b"\x00", 1, row.state)  # type: ignore[attr-defined]
     ring.rotate_kek()
-    report = ring.rewrap()
+    report = ring.rewrap(ANY)
     assert report.rewrapped == 1 and report.failed == ((bad, 1),)
     with pytest.raises(KeyStillInUse, match="1 data keys are still wrapped"):
         ring.retire_kek(1)
@@ -134,7 +134,7 @@ def test_retire_refuses_the_active_kek_and_a_kek_in_use(tmp_path: Path) -> None:
     with pytest.raises(KeyStillInUse) as caught:
         ring.retire_kek(1)
     assert caught.value.dependants == 1
-    ring.rewrap()
+    ring.rewrap(ANY)
     ring.retire_kek(1)
     status = ring.status()
     assert [(k.version, k.state, k.data_keys) for k in status.keks] == [(1, "retired", 0), (2, "active", 1)]
@@ -147,11 +147,11 @@ def test_a_row_left_under_a_retired_kek_reads_as_retired(tmp_path: Path) -> None
     ring.dek_for_encrypt(customer)
     stale = store.get(customer, 1)
     ring.rotate_kek()
-    ring.rewrap()
+    ring.rewrap(ANY)
     ring.retire_kek(1)
     store._rows[(customer, 1)] = stale  # type: ignore[attr-defined,assignment]  # e.g. an old backup restored
     with pytest.raises(KeyRetired):
-        ring.dek_for_decrypt(customer, 1)
+        ring.dek_for_decrypt(customer, 1, ANY)
 
 
 def test_cache_ttl_and_size() -> None:
@@ -175,9 +175,9 @@ def test_the_cache_serves_warm_reads_without_the_store(tmp_path: Path) -> None:
     cipher = FieldCipher(ring)
     ctx = field_ctx()
     sealed = cipher.encrypt(ctx, b"v")
-    cipher.decrypt(ctx, sealed)
+    cipher.decrypt(ANY, ctx, sealed)
     ring.store.get = None  # type: ignore[method-assign,assignment]
-    assert cipher.decrypt(ctx, sealed) == b"v"
+    assert cipher.decrypt(ANY, ctx, sealed) == b"v"
 
 
 def test_a_reader_that_raced_the_rewrap_reads_the_row_again(tmp_path: Path) -> None:
@@ -188,7 +188,7 @@ def test_a_reader_that_raced_the_rewrap_reads_the_row_again(tmp_path: Path) -> N
     sealed = FieldCipher(admin).encrypt(ctx, b"value")
     stale = store.get(ctx.customer_id, 1)
     admin.rotate_kek()
-    admin.rewrap()
+    admin.rewrap(ANY)
     admin.retire_kek(1)
     admin.delete_kek(1)
 
@@ -201,5 +201,5 @@ def test_a_reader_that_raced_the_rewrap_reads_the_row_again(tmp_path: Path) -> N
                 return stale
             return store.get(customer_id, dek_version)
 
-    reader = KeyRing(LocalKeyProvider(tmp_path / "keys"), RacedStore())
-    assert FieldCipher(reader).decrypt(ctx, sealed) == b"value"
+    reader = trusted(KeyRing(LocalKeyProvider(tmp_path / "keys"), RacedStore()))
+    assert FieldCipher(reader).decrypt(ANY, ctx, sealed) == b"value"

@@ -15,7 +15,7 @@ from crypto.keyring import KeyRing, RewrapProgress
 from crypto.keys import LocalKeyProvider
 from crypto.keystore import InMemoryKeyStore, KeyStore
 from crypto.streaming import BlobCipher
-from tests.crypto.helpers import blob_ctx, field_ctx, make_ring, open_blob, seal_blob
+from tests.crypto.helpers import ANY, blob_ctx, field_ctx, make_ring, open_blob, seal_blob, trusted
 
 CUSTOMERS = 120
 
@@ -46,7 +46,7 @@ def run_rotation(tmp_path: Path, store: KeyStore) -> None:
     fields, blobs = _dataset(admin)
     # Readers in "other processes": their own provider and no DEK cache, so every read
     # unwraps through the store and the KEKs while they change underneath.
-    readers = [KeyRing(LocalKeyProvider(tmp_path / "keys"), store, cache_ttl=0) for _ in range(4)]
+    readers = [trusted(KeyRing(LocalKeyProvider(tmp_path / "keys"), store, cache_ttl=0)) for _ in range(4)]
     stop = threading.Event()
     reads, failures = [0] * 4, []
 
@@ -56,7 +56,7 @@ def run_rotation(tmp_path: Path, store: KeyStore) -> None:
         while not stop.is_set():
             try:
                 ctx, (sealed, plain) = random.choice(field_items)
-                assert cipher.decrypt(ctx, sealed) == plain
+                assert cipher.decrypt(ANY, ctx, sealed) == plain
                 if reads[i] % 5 == 0:
                     ctx, (blob, plain) = random.choice(blob_items)
                     assert open_blob(blob_cipher, ctx, blob, size=len(plain)) == plain
@@ -75,7 +75,7 @@ def run_rotation(tmp_path: Path, store: KeyStore) -> None:
         def slowly(progress: RewrapProgress) -> None:
             time.sleep(0.005)  # leave the readers room to interleave with every batch
 
-        report = admin.rewrap(batch=8, progress=slowly)
+        report = admin.rewrap(ANY, batch=8, progress=slowly)
         assert report.rewrapped == CUSTOMERS and report.failed == ()
         admin.retire_kek(1)
         time.sleep(0.05)
@@ -90,11 +90,11 @@ def run_rotation(tmp_path: Path, store: KeyStore) -> None:
     assert during > 50, "the readers hardly ran during the rotation"
     assert not (tmp_path / "keys" / "kek-v1.key").exists()
 
-    fresh = KeyRing(LocalKeyProvider(tmp_path / "keys"), store)  # a new process, cold cache
+    fresh = trusted(KeyRing(LocalKeyProvider(tmp_path / "keys"), store))  # a new process, cold cache
     cipher, blob_cipher = FieldCipher(fresh), BlobCipher(fresh, segment_size=256)
     for ctx, (sealed, plain) in fields.items():
-        assert cipher.decrypt(ctx, sealed) == plain
+        assert cipher.decrypt(ANY, ctx, sealed) == plain
     for ctx, (blob, plain) in blobs.items():
-        assert b"".join(blob_cipher.decrypt(ctx, io.BytesIO(blob))) == plain
+        assert b"".join(blob_cipher.decrypt(ANY, ctx, io.BytesIO(blob))) == plain
     assert [(k.version, k.state, k.has_material) for k in fresh.status().keks] == [
         (1, "retired", False), (2, "active", True)]

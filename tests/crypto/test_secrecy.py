@@ -18,7 +18,7 @@ from crypto.errors import CryptoError
 from crypto.keyring import wrap_aad
 from crypto.signing import SigningKeys
 from crypto.streaming import BlobCipher
-from tests.crypto.helpers import blob_ctx, field_ctx, make_ring, seal_blob
+from tests.crypto.helpers import ANY, blob_ctx, field_ctx, make_ring, seal_blob
 
 PLAINTEXT = b"110105194912310021"
 
@@ -33,7 +33,7 @@ def test_no_key_material_in_repr_str_or_errors(tmp_path: Path) -> None:
     fields, blobs = FieldCipher(ring), BlobCipher(ring)
     ctx = field_ctx()
     sealed = fields.encrypt(ctx, PLAINTEXT)
-    dek = ring.dek_for_decrypt(ctx.customer_id, 1)
+    dek = ring.dek_for_decrypt(ctx.customer_id, 1, ANY)
     row = ring.store.get(ctx.customer_id, 1)
     assert row is not None and row.wrapped_key is not None
     raw_dek = ring.provider.unwrap(row.kek_version, row.wrapped_key, wrap_aad(ctx.customer_id, 1))
@@ -44,12 +44,12 @@ def test_no_key_material_in_repr_str_or_errors(tmp_path: Path) -> None:
     blob = seal_blob(blobs, bctx, PLAINTEXT)[0]
     errors: list[CryptoError] = []
     for attempt in (
-        lambda: fields.decrypt(ctx._replace(column="email"), sealed),
-        lambda: fields.decrypt(ctx, sealed[:-1] + bytes([sealed[-1] ^ 1])),
-        lambda: b"".join(blobs.decrypt(bctx, io.BytesIO(blob[:-3]), plaintext_size=len(PLAINTEXT))),
-        lambda: b"".join(blobs.decrypt(bctx._replace(row_id=uuid.uuid4()), io.BytesIO(blob))),
+        lambda: fields.decrypt(ANY, ctx._replace(column="email"), sealed),
+        lambda: fields.decrypt(ANY, ctx, sealed[:-1] + bytes([sealed[-1] ^ 1])),
+        lambda: b"".join(blobs.decrypt(ANY, bctx, io.BytesIO(blob[:-3]), plaintext_size=len(PLAINTEXT))),
+        lambda: b"".join(blobs.decrypt(ANY, bctx._replace(row_id=uuid.uuid4()), io.BytesIO(blob))),
         lambda: ring.retire_kek(1),
-        lambda: ring.destroy_deks(ctx.customer_id) and fields.decrypt(ctx, sealed),
+        lambda: ring.destroy_deks(ctx.customer_id) and fields.decrypt(ANY, ctx, sealed),
     ):
         with pytest.raises(CryptoError) as caught:
             attempt()
@@ -57,7 +57,7 @@ def test_no_key_material_in_repr_str_or_errors(tmp_path: Path) -> None:
 
     signing = SigningKeys.open(tmp_path / "keys", "export", create=True)
     other = blob_ctx()
-    reader = blobs.decrypt(other, io.BytesIO(seal_blob(blobs, other, b"x")[0]))
+    reader = blobs.decrypt(ANY, other, io.BytesIO(seal_blob(blobs, other, b"x")[0]))
     shown = [dek, row, ring, ring.provider, ring.store, fields, blobs, signing, signing.public_key(),
              BlindIndex.from_directory(tmp_path / "keys"), ring.provider.wrap(raw_dek, b"aad"), reader, *errors]
     text = "\n".join([repr(o) for o in shown] + [str(o) for o in shown])

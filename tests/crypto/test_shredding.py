@@ -16,14 +16,14 @@ from crypto.keyring import KeyRing
 from crypto.keys import LocalKeyProvider
 from crypto.keystore import DekState, InMemoryKeyStore
 from crypto.streaming import BlobCipher
-from tests.crypto.helpers import blob_ctx, field_ctx, make_ring, seal_blob
+from tests.crypto.helpers import ANY, blob_ctx, field_ctx, make_ring, seal_blob, trusted
 
 
 def test_destroyed_customer_is_unreadable_but_still_stored(tmp_path: Path) -> None:
     store = InMemoryKeyStore()
     ring = make_ring(tmp_path, store=store)
     now = [0.0]
-    other_process = KeyRing(LocalKeyProvider(tmp_path / "keys"), store, cache_ttl=60, clock=lambda: now[0])
+    other_process = trusted(KeyRing(LocalKeyProvider(tmp_path / "keys"), store, cache_ttl=60, clock=lambda: now[0]))
     doomed, kept = uuid.uuid4(), uuid.uuid4()
     database: dict[FieldContext, bytes] = {}
     blob_store: dict[FieldContext, bytes] = {}
@@ -37,7 +37,7 @@ def test_destroyed_customer_is_unreadable_but_still_stored(tmp_path: Path) -> No
     ctx = field_ctx(doomed, column="email")
     database[ctx] = FieldCipher(ring).encrypt(ctx, b"newer")
     for ctx, sealed in database.items():  # warm the other process's cache
-        FieldCipher(other_process).decrypt(ctx, sealed)
+        FieldCipher(other_process).decrypt(ANY, ctx, sealed)
 
     snapshot = dict(database), dict(blob_store)
     assert ring.destroy_deks(doomed) == 2
@@ -46,21 +46,21 @@ def test_destroyed_customer_is_unreadable_but_still_stored(tmp_path: Path) -> No
     rows = [store.get(doomed, v) for v in (1, 2)]
     assert all(r is not None and r.state is DekState.DESTROYED and r.wrapped_key is None for r in rows)
 
-    fresh = KeyRing(LocalKeyProvider(tmp_path / "keys"), store)
+    fresh = trusted(KeyRing(LocalKeyProvider(tmp_path / "keys"), store))
     now[0] = 61.0  # the other process's cached keys have expired
     for keys in (ring, fresh, other_process):
         fields, blobs = FieldCipher(keys), BlobCipher(keys)
         for ctx, sealed in database.items():
             if ctx.customer_id == doomed:
                 with pytest.raises(KeyDestroyed, match="permanently unreadable"):
-                    fields.decrypt(ctx, sealed)
+                    fields.decrypt(ANY, ctx, sealed)
             else:
-                assert fields.decrypt(ctx, sealed).startswith(b"value of ")
+                assert fields.decrypt(ANY, ctx, sealed).startswith(b"value of ")
         for ctx, blob in blob_store.items():
             if ctx.customer_id == doomed:
                 with pytest.raises(KeyDestroyed):
-                    blobs.decrypt(ctx, io.BytesIO(blob))
+                    blobs.decrypt(ANY, ctx, io.BytesIO(blob))
             else:
-                assert b"".join(blobs.decrypt(ctx, io.BytesIO(blob))) == b"scan" * 1000
+                assert b"".join(blobs.decrypt(ANY, ctx, io.BytesIO(blob))) == b"scan" * 1000
         with pytest.raises(KeyDestroyed):
             fields.encrypt(field_ctx(doomed), b"no new data either")

@@ -22,7 +22,8 @@ from crypto.errors import (
     UnsupportedFormat,
     WrongContext,
 )
-from crypto.streaming import HEADER_BYTES, TAG_BYTES, BlobHeader, decrypt, encrypt
+from crypto.streaming import HEADER_BYTES, TAG_BYTES, BlobCipher, BlobHeader, BlobReader, encrypt
+from tests.crypto.helpers import ANY, OneKey
 
 SEG = 64
 FULL = SEG + TAG_BYTES
@@ -40,6 +41,12 @@ def sealed_blob(data: bytes = DATA, ctx: FieldContext = CTX, segment: int = SEG)
 
 
 BLOB = sealed_blob()
+
+
+def decrypt(dek: Dek, ctx: FieldContext, source: io.BytesIO, *, plaintext_size: int | None = None,
+            sha256: bytes | None = None) -> BlobReader:
+    """Open under a known key, through the cipher and against a grant, as the product does."""
+    return BlobCipher(OneKey(dek)).decrypt(ANY, ctx, source, plaintext_size=plaintext_size, sha256=sha256)
 
 
 def opened(blob: bytes, *, size: int | None = None, ctx: FieldContext = CTX) -> bytes:

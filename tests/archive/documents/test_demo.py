@@ -19,6 +19,7 @@ from archive.migrate import upgrade
 from archive.vocabulary import DocumentKind, document_category
 from audit.tables import events
 from crypto.envelope import FieldCipher
+from crypto.grants import GrantKind
 from crypto.streaming import BlobCipher
 from tests.processes import env_with, run
 from tests.support import add_user, make_context
@@ -56,7 +57,9 @@ def test_demo_documents_of_every_kind_then_blobs_check(tmp_path: Path) -> None:
         assert session.scalar(select(func.count()).where(Document.supersedes_id.is_not(None))) == 1
         assert {r.content_type for r in rows} == {"text/plain", "application/pdf"}
         pdf = next(r for r in rows if r.content_type == "application/pdf")
-    opened = BlobCipher(ctx.key_ring).decrypt(content_context(pdf.id, pdf.customer_id),
+    grant = ctx.customers._authority.mint(GrantKind.READ, customer_ids=[pdf.customer_id],
+                                          fields=["documents.content"])  # the gate's authority: the ring trusts it
+    opened = BlobCipher(ctx.key_ring).decrypt(grant, content_context(pdf.id, pdf.customer_id),
                                               ChunkReader(ctx.blob_store.open(pdf.blob_key)),
                                               plaintext_size=pdf.size, sha256=bytes.fromhex(pdf.sha256))
     assert b"".join(opened).startswith(b"%PDF-")

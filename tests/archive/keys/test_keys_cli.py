@@ -12,6 +12,7 @@ from archive.db import make_engine
 from crypto.envelope import FieldCipher, FieldContext
 from crypto.keyring import KeyRing
 from crypto.keys import LocalKeyProvider
+from tests.crypto.helpers import ANY, trusted
 from tests.processes import env_with, run
 
 pytestmark = pytest.mark.slow
@@ -25,7 +26,7 @@ def test_rotate_rewrap_retire_keeps_every_value_readable(tmp_path):
     assert run("demo", "--no-serve", env=env).returncode == 0
     assert run("keys", "status", env=env).returncode == 0
     engine = make_engine(f"sqlite:///{data / 'archive.db'}")
-    ring = KeyRing(LocalKeyProvider(data / "keys"), SqlKeyStore(engine))
+    ring = trusted(KeyRing(LocalKeyProvider(data / "keys"), SqlKeyStore(engine)))
     sealed = {}
     for _ in range(5):
         customer = uuid.uuid4()
@@ -35,9 +36,9 @@ def test_rotate_rewrap_retire_keeps_every_value_readable(tmp_path):
     for command in (["keys", "rotate"], ["keys", "rewrap"], ["keys", "retire", "1"]):
         result = run(*command, env=env)
         assert result.returncode == 0, result.stderr
-    fresh = KeyRing(LocalKeyProvider(data / "keys"), SqlKeyStore(engine))
+    fresh = trusted(KeyRing(LocalKeyProvider(data / "keys"), SqlKeyStore(engine)))
     assert fresh.status().pending_rewrap == 0
-    assert all(FieldCipher(fresh).decrypt(ctx, value) == b"13800138000" for ctx, value in sealed.items())
+    assert all(FieldCipher(fresh).decrypt(ANY, ctx, value) == b"13800138000" for ctx, value in sealed.items())
     verified = run("audit", "verify", "--json", env=env)
     assert verified.returncode == 0 and '"ok": true' in verified.stdout
     with engine.connect() as conn:

@@ -19,6 +19,7 @@ from crypto.keyring import KeyRing
 from crypto.keys import LocalKeyProvider, generate_local_keys
 from crypto.keystore import DekState, WrappedDek
 from crypto.streaming import BlobCipher
+from tests.crypto.helpers import ANY, trusted
 from tests.crypto.keystore_contract import check_keystore
 
 
@@ -40,7 +41,7 @@ def test_the_sql_store_keeps_the_keystore_contract(committed_engine):
 
 def test_shredding_leaves_ciphertext_in_place_and_every_read_fails_as_destroyed(committed_engine, tmp_path):
     generate_local_keys(tmp_path / "keys")
-    ring = KeyRing(LocalKeyProvider(tmp_path / "keys"), SqlKeyStore(committed_engine))
+    ring = trusted(KeyRing(LocalKeyProvider(tmp_path / "keys"), SqlKeyStore(committed_engine)))
     customer = uuid.uuid4()
     probe = Table("shred_probe", MetaData(), Column("id", Uuid, primary_key=True), Column("phone_ct", LargeBinary))
     probe.create(committed_engine)
@@ -58,12 +59,12 @@ def test_shredding_leaves_ciphertext_in_place_and_every_read_fails_as_destroyed(
         stored = conn.execute(select(probe.c.phone_ct)).scalar_one()
     assert stored == sealed and blob_path.stat().st_size > 14000  # still there…
     with pytest.raises(KeyDestroyed):  # …and unreadable for good
-        FieldCipher(ring).decrypt(ctx, stored)
+        FieldCipher(ring).decrypt(ANY, ctx, stored)
     with pytest.raises(KeyDestroyed), blob_path.open("rb") as source:
-        b"".join(BlobCipher(ring).decrypt(blob_ctx, source))
-    fresh = KeyRing(LocalKeyProvider(tmp_path / "keys"), SqlKeyStore(committed_engine))  # no cache
+        b"".join(BlobCipher(ring).decrypt(ANY, blob_ctx, source))
+    fresh = trusted(KeyRing(LocalKeyProvider(tmp_path / "keys"), SqlKeyStore(committed_engine)))  # no cache
     with pytest.raises(KeyDestroyed):
-        FieldCipher(fresh).decrypt(ctx, stored)
+        FieldCipher(fresh).decrypt(ANY, ctx, stored)
     probe.drop(committed_engine)
 
 
