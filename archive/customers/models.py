@@ -23,6 +23,8 @@ SEALED_FIELDS = (
 INDEXED_FIELDS = ("name", "phone", "email", "id_number", "tax_number")
 
 KINDS = ("individual", "enterprise", "institution")
+# Enterprise and institution names are public registry data: kept in clear (`public_name`) too.
+PUBLIC_NAME_KINDS = ("enterprise", "institution")
 STATUSES = ("potential", "target", "active", "stagnant", "suspended", "ended")
 # Allowed lifecycle moves (DOMAIN.md): forward through the register, out to suspended/ended,
 # and a suspended relationship may revive.
