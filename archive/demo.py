@@ -55,7 +55,8 @@ class DemoLogin:
     department: str | None
 
 
-def seed(db: Database, passwords: Passwords, password: str) -> list[DemoLogin]:
+def seed(db: Database, passwords: Passwords, password: str, *, policy_version: str = "") -> list[DemoLogin]:
+    """Departments and one login per role; `policy_version` is named in the audit event."""
     logins: list[DemoLogin] = []
     with db.unit_of_work() as uow:
         identity = IdentityService(IdentityRepository(uow.session), passwords)
@@ -70,8 +71,8 @@ def seed(db: Database, passwords: Passwords, password: str) -> list[DemoLogin]:
         _ensure(identity, NewUser(username="sales_rep_2", display_name="Sales Rep 2", password=password,
                                   roles=[Role.SALES_REP.value], department_code="SALES2"), password)
         logins.append(DemoLogin("sales_rep_2", [Role.SALES_REP.value], "SALES2"))
-        Auditor(system_actor("cli:demo")).record(uow.session, AuditAction.SYSTEM_SEEDED, resource_type="demo",
-                                                 extra={"users": str(len(logins) + 1)})
+        Auditor(system_actor("cli:demo"), policy_version=policy_version).record(
+            uow.session, AuditAction.SYSTEM_SEEDED, resource_type="demo", extra={"users": str(len(logins) + 1)})
         _ensure(identity, NewUser(username="customer", display_name="Demo customer", password=password,
                                   roles=[Role.CUSTOMER.value], kind="customer", customer_id=DEMO_CUSTOMER_ID),
                 password)
@@ -80,11 +81,12 @@ def seed(db: Database, passwords: Passwords, password: str) -> list[DemoLogin]:
     return logins
 
 
-def seed_customers(db: Database, ring: KeyRing, index: BlindIndex, count: int = 500) -> int:
+def seed_customers(db: Database, ring: KeyRing, index: BlindIndex, count: int = 500, *,
+                   policy_version: str = "") -> int:
     """~500 customers (archive/demo_customers.py); the first is the demo customer login's record."""
     from archive.demo_customers import seed_customers as seed
 
-    return len(seed(db, ring, index, first_id=DEMO_CUSTOMER_ID, count=count))
+    return len(seed(db, ring, index, first_id=DEMO_CUSTOMER_ID, count=count, policy_version=policy_version))
 
 
 def seed_documents(db: Database, ring: KeyRing, blob_store: BlobStore, today: date) -> int:
@@ -101,10 +103,10 @@ def seed_documents(db: Database, ring: KeyRing, blob_store: BlobStore, today: da
     return seed(db, ring, blob_store, ids, uploaded_by=rep.id, today=today)
 
 
-def seed_contracts(db: Database, today: date) -> int:
+def seed_contracts(db: Database, today: date, *, policy_version: str = "") -> int:
     from archive.demo_customers import seed_contracts as seed
 
-    return seed(db, today)
+    return seed(db, today, policy_version=policy_version)
 
 
 def _ensure(identity: IdentityService, new: NewUser, password: str) -> User:

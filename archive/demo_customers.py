@@ -125,7 +125,7 @@ def customer_rows(rng: random.Random, count: int) -> list[dict[str, object]]:
 
 
 def seed_customers(db: Database, ring: KeyRing, index: BlindIndex, *, first_id: uuid.UUID,
-                   count: int = 500) -> list[uuid.UUID]:
+                   count: int = 500, policy_version: str = "") -> list[uuid.UUID]:
     """`sales_rep` owns a third of SALES (the department `department_head` heads), the head owns
     some, the rest of SALES and all of SALES2 belong to `sales_rep_2` or nobody yet."""
     rng = random.Random(2026)  # noqa: S311  (demo data, not secrets)
@@ -156,8 +156,9 @@ def seed_customers(db: Database, ring: KeyRing, index: BlindIndex, *, first_id: 
                               department_id=place.department.id,
                               owner_id=place.owner.id if place.owner else None, status=status, profile=profile,
                               sensitive={k: str(v) for k, v in record.items()})
-        Auditor(system_actor("cli:demo")).record(uow.session, AuditAction.CUSTOMER_CREATE, resource_type="customer",
-                                                 customer_ids=tuple(ids), reason="demo data")
+        Auditor(system_actor("cli:demo"), policy_version=policy_version).record(
+            uow.session, AuditAction.CUSTOMER_CREATE, resource_type="customer", customer_ids=tuple(ids),
+            reason="demo data")
     integrate(db.engine)
     return ids
 
@@ -166,7 +167,7 @@ TITLES = ["年度供货合同", "设备采购合同", "技术服务协议", "物
           "工程安装合同", "代理销售协议"]
 
 
-def seed_contracts(db: Database, today: date, *, count: int = 80) -> int:
+def seed_contracts(db: Database, today: date, *, count: int = 80, policy_version: str = "") -> int:
     """Contracts of active SALES/SALES2 customers signed over the last two years; most hand-overs
     done in time, some late (never handed over, or stuck before the archive)."""
     rng = random.Random(7)  # noqa: S311
@@ -197,7 +198,8 @@ def seed_contracts(db: Database, today: date, *, count: int = 80) -> int:
                 archived = handed + timedelta(days=rng.randint(5, 25))
                 if rng.random() > 0.1 and archived <= today:
                     ledger.archive(event, archived)
-        Auditor(system_actor("cli:demo")).record(session, AuditAction.CONTRACT_CREATE, resource_type="contract",
-                                                 reason="demo data", extra={"contracts": str(made)})
+        Auditor(system_actor("cli:demo"), policy_version=policy_version).record(
+            session, AuditAction.CONTRACT_CREATE, resource_type="contract", reason="demo data",
+            extra={"contracts": str(made)})
     integrate(db.engine)
     return made
