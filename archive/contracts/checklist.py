@@ -15,6 +15,16 @@ FILE = "contract_dossier.yaml"
 
 
 @dataclass(frozen=True, slots=True)
+class Dossier:
+    """What a contract's dossier must hold, what it holds of that, and what is missing."""
+
+    required: list[str]
+    present: list[str]
+    missing: list[str]
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Requirements:
     always: tuple[str, ...]
     once_performed: tuple[str, ...]
@@ -29,8 +39,8 @@ class Requirements:
             raise ValueError(f"{FILE}: unknown document kinds {unknown}")
         return cls(always, performed)
 
-    def checklist(self, *, performed: bool, present: Iterable[str]) -> dict[str, object]:
+    def checklist(self, *, performed: bool, present: Iterable[str]) -> Dossier:
         required = [*self.always, *(self.once_performed if performed else ())]
         have = set(present)
-        return {"required": required, "present": [k for k in required if k in have],
-                "missing": [k for k in required if k not in have], "complete": all(k in have for k in required)}
+        return Dossier(required, [k for k in required if k in have], [k for k in required if k not in have],
+                       all(k in have for k in required))

@@ -1,31 +1,46 @@
 """The contract ledger's rules (DOMAIN.md "Contracts", 004 §3).
 
 - Numbers: `<DEPT>-<year>-<NNNN>` per department and year, consecutive, never reused: the
-  counter row is locked and incremented in the transaction that inserts the contract, so a
-  rolled-back creation gives its number back and concurrent creations queue on the lock.
+  counter row is incremented in the transaction that inserts the contract (one upsert that
+  holds its row lock until the end), so a rolled-back creation gives its number back and
+  concurrent creations queue on the lock.
 - Events (signed, changed, performed, terminated) each start the hand-over clock: the contract
   handler hands the contract dossier to the credit manager within one month, the credit manager
   hands it to the archive within one month more. A step not done by its due date is overdue.
 - Due dates are business dates in the company time zone; a month is a calendar month (the
   same day next month, or the month's last day).
+
+`ContractLedger` holds these rules on a session (the worker and the demo use it inside their
+own unit of work); `ContractService` is what the HTTP API calls: each method is one unit of
+work that has the gate decide, applies the rules and records the allowed event.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
+from typing import Literal, Self, TypeVar
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import and_, func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archive.contracts.models import Contract, ContractCounter, ContractEvent
-from archive.documents.models import Document
+from archive.auditing import Auditor
+from archive.contracts.checklist import Dossier, Requirements
+from archive.contracts.models import Contract, ContractEvent
+from archive.contracts.repository import ContractRepository, ContractRow, ContractScope, LateRow, LedgerFilter
+from archive.customers.repository import CustomerRepository
+from archive.db import UnitOfWork
+from archive.documents.repository import DocumentRepository
 from archive.errors import Conflict, FieldError, InvalidInput, NotFound
+from archive.gate import CustomerGate, refuse
 from archive.identity.models import Department
+from archive.identity.principal import Principal
+from archive.policy.decision import PurposeDecision
+from archive.vocabulary import Action
+
+T = TypeVar("T")
 
 EVENT_KINDS = ("signed", "changed", "performed", "terminated")
 # What may follow what: a terminated contract takes no further events.
@@ -33,6 +48,7 @@ NEXT = {"signed": {"changed", "performed", "terminated"}, "changed": {"changed",
         "performed": {"changed", "terminated"}, "terminated": set()}
 HANDOVER_MONTHS = 1
 ARCHIVE_MONTHS = 1
+MAX_TITLE = 200
 
 
 def due(start: date, months: int) -> date:
@@ -40,62 +56,63 @@ def due(start: date, months: int) -> date:
     return result
 
 
+def open_step(event: ContractEvent) -> tuple[str, date | None]:
+    """The step an event waits for, with its due date (None once archived)."""
+    if event.handed_over_on is None:
+        return "handover", event.handover_due
+    if event.archived_on is None:
+        return "archive", event.archive_due
+    return "done", None
+
+
+def is_late(event: ContractEvent, today: date) -> bool:
+    step, due_on = open_step(event)
+    return step != "done" and due_on is not None and due_on < today
+
+
 @dataclass(frozen=True, slots=True)
 class Late:
     """One overdue step of one contract event."""
 
     event: ContractEvent
-    contract: Contract
     step: str  # handover | archive
     due_on: date
     days_late: int
 
 
+def late_step(event: ContractEvent, today: date) -> Late:
+    step, due_on = open_step(event)
+    assert due_on is not None
+    return Late(event, step, due_on, (today - due_on).days)
+
+
 class ContractLedger:
+    """The ledger's rules on one session: flushes, never commits (the caller's unit of work does)."""
+
     def __init__(self, session: Session) -> None:
-        self.session = session
+        self.repo = ContractRepository(session)
 
-    # -- numbers ---------------------------------------------------------------------------------
-
-    def next_number(self, department: Department, year: int) -> tuple[int, str]:
-        """Take the next number of the department's year (lock held until commit)."""
-        counter = self.session.scalar(select(ContractCounter).where(
-            ContractCounter.department_id == department.id, ContractCounter.year == year).with_for_update())
-        if counter is None:
-            try:
-                with self.session.begin_nested():
-                    self.session.execute(insert(ContractCounter).values(department_id=department.id, year=year,
-                                                                        last=0))
-            except IntegrityError:
-                pass  # another creation made the row first; lock theirs
-            counter = self.session.scalar(select(ContractCounter).where(
-                ContractCounter.department_id == department.id, ContractCounter.year == year)
-                .with_for_update().execution_options(populate_existing=True))
-            assert counter is not None
-        counter.last += 1
-        self.session.flush()
-        return counter.last, f"{department.code}-{year}-{counter.last:04d}"
+    def number(self, department: Department, year: int) -> tuple[int, str]:
+        """Take the next number of the department's year (its counter stays locked until commit)."""
+        seq = self.repo.take_number(department.id, year)
+        return seq, f"{department.code}-{year}-{seq:04d}"
 
     def create(self, *, customer_id: uuid.UUID, department: Department, title: str, signed_on: date,
                handler_id: uuid.UUID | None, recorded_by: uuid.UUID | None) -> Contract:
         title = title.strip()
-        if not title or len(title) > 200:
+        if not title or len(title) > MAX_TITLE:
             raise InvalidInput("A contract needs a title.", errors=[FieldError("title", "1 to 200 characters")])
-        seq, number = self.next_number(department, signed_on.year)
+        seq, number = self.number(department, signed_on.year)
         contract = Contract(number=number, department_id=department.id, year=signed_on.year, seq=seq,
                             customer_id=customer_id, title=title, handler_id=handler_id, status="signed")
-        self.session.add(contract)
-        self.session.flush()
+        self.repo.add(contract)
         self._event(contract, "signed", signed_on, recorded_by)
         return contract
-
-    # -- events and steps -----------------------------------------------------------------------
 
     def _event(self, contract: Contract, kind: str, on: date, recorded_by: uuid.UUID | None) -> ContractEvent:
         event = ContractEvent(contract_id=contract.id, kind=kind, occurred_on=on, recorded_by=recorded_by,
                               handover_due=due(on, HANDOVER_MONTHS))
-        self.session.add(event)
-        self.session.flush()
+        self.repo.add(event)
         return event
 
     def record_event(self, contract: Contract, kind: str, on: date, recorded_by: uuid.UUID | None) -> ContractEvent:
@@ -104,8 +121,7 @@ class ContractLedger:
                 "kind", "changed, performed or terminated (signed is recorded when the contract is created)")])
         if kind not in NEXT[contract.status]:
             raise Conflict(f"Contract {contract.number} is {contract.status}; it cannot be {kind} now.")
-        latest = self.session.scalar(select(func.max(ContractEvent.occurred_on))
-                                     .where(ContractEvent.contract_id == contract.id))
+        latest = self.repo.last_event_on(contract.id)
         if latest is not None and on < latest:  # the ledger reads in the order things happened
             raise InvalidInput("An event cannot precede the contract's last recorded event (or its signing).",
                                errors=[FieldError("occurred_on", f"on or after {latest.isoformat()}")])
@@ -122,7 +138,7 @@ class ContractLedger:
         event.handed_over_on, event.handed_over_to = on, received_by
         event.archive_due = due(on, ARCHIVE_MONTHS)
         event.overdue_flagged_at = None  # the flag is the open step's: a late archiving step is flagged anew
-        self.session.flush()
+        self.repo.flush()
         return event
 
     def archive(self, event: ContractEvent, on: date) -> ContractEvent:
@@ -135,55 +151,282 @@ class ContractLedger:
             raise InvalidInput("Archiving cannot precede the hand-over.",
                                errors=[FieldError("on", f"on or after {event.handed_over_on.isoformat()}")])
         event.archived_on = on
-        self.session.flush()
+        self.repo.flush()
         return event
 
     def get(self, contract_id: uuid.UUID) -> Contract:
-        contract = self.session.get(Contract, contract_id)
+        contract = self.repo.get(contract_id)
         if contract is None:
             raise NotFound("No such contract.")
         return contract
 
     def event(self, event_id: uuid.UUID) -> tuple[ContractEvent, Contract]:
-        event = self.session.get(ContractEvent, event_id)
+        event = self.repo.event(event_id)
         if event is None:
             raise NotFound("No such contract event.")
         return event, self.get(event.contract_id)
 
-    def document_kinds(self, contract_id: uuid.UUID) -> Sequence[str]:
-        """The kinds of the documents filed under the contract (for its dossier checklist)."""
-        return self.session.scalars(select(Document.kind).where(Document.contract_id == contract_id)
-                                    .distinct()).all()
-
     def events(self, contract_id: uuid.UUID) -> Sequence[ContractEvent]:
-        return self.session.scalars(select(ContractEvent).where(ContractEvent.contract_id == contract_id)
-                                    .order_by(ContractEvent.occurred_on, ContractEvent.created_at)).all()
+        return self.repo.events(contract_id)
 
-    # -- late steps -----------------------------------------------------------------------------
-
-    def late(self, today: date, *, department_ids: Sequence[uuid.UUID] | None = None) -> list[Late]:
+    def late(self, today: date) -> list[Late]:
         """Every step past its due date and not done (as of `today`, a business date)."""
-        query = (select(ContractEvent, Contract).join(Contract, Contract.id == ContractEvent.contract_id)
-                 .where(or_(and_(ContractEvent.handed_over_on.is_(None), ContractEvent.handover_due < today),
-                            and_(ContractEvent.handed_over_on.is_not(None), ContractEvent.archived_on.is_(None),
-                                 ContractEvent.archive_due < today)))
-                 .order_by(ContractEvent.handover_due))
-        if department_ids is not None:
-            query = query.where(Contract.department_id.in_(department_ids))
-        out = []
-        for event, contract in self.session.execute(query).all():
-            step, due_on = (("handover", event.handover_due) if event.handed_over_on is None
-                            else ("archive", event.archive_due))
-            assert due_on is not None
-            out.append(Late(event, contract, step, due_on, (today - due_on).days))
-        return out
+        return [late_step(event, today) for event in self.repo.late(today)]
 
     def flag_late(self, today: date, now: datetime) -> int:
         """Mark newly overdue steps (the worker's job); returns how many were new."""
         fresh = 0
-        for item in self.late(today):
-            if item.event.overdue_flagged_at is None:
-                item.event.overdue_flagged_at = now
+        for event in self.repo.late(today):
+            if event.overdue_flagged_at is None:
+                event.overdue_flagged_at = now
                 fresh += 1
-        self.session.flush()
+        self.repo.flush()
         return fresh
+
+
+# --- the governed ledger (what the HTTP API calls) ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewContract:
+    customer_id: uuid.UUID
+    title: str
+    signed_on: date | None = None  # default: today
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    id: uuid.UUID
+    kind: str
+    occurred_on: date
+    handover_due: date
+    handed_over_on: date | None
+    archive_due: date | None
+    archived_on: date | None
+    late: bool
+
+    @classmethod
+    def of(cls, event: ContractEvent, today: date) -> EventView:
+        return cls(event.id, event.kind, event.occurred_on, event.handover_due, event.handed_over_on,
+                   event.archive_due, event.archived_on, is_late(event, today))
+
+
+@dataclass(frozen=True, slots=True)
+class ContractView:
+    id: uuid.UUID
+    number: str
+    department: str | None
+    year: int
+    customer_id: uuid.UUID
+    customer_code: str | None
+    title: str
+    status: str
+    handler: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: ContractRow, **more: object) -> Self:
+        """The view of a ledger row; a subclass's own fields as keywords."""
+        c = row.contract
+        return cls(id=c.id, number=c.number, department=row.department, year=c.year, customer_id=c.customer_id,
+                   customer_code=row.customer_code, title=c.title, status=c.status, handler=row.handler,
+                   created_at=c.created_at, **more)
+
+
+@dataclass(frozen=True, slots=True)
+class ContractDetail(ContractView):
+    events: list[EventView]
+    dossier: Dossier
+
+
+@dataclass(frozen=True, slots=True)
+class LateStepView(ContractView):
+    event: EventView
+    step: str
+    due_on: date
+    days_late: int
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerPage:
+    items: list[ContractView]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OverduePage:
+    items: list[LateStepView]
+    count: int
+    next_cursor: str | None
+
+
+def number_parts(number: str) -> tuple[str, int, int]:
+    """(department code, year, sequence) of a contract number used as a cursor."""
+    code, _, rest = number.rpartition("-")
+    code, _, year = code.rpartition("-")
+    if not (code and year.isdigit() and rest.isdigit()):
+        raise InvalidInput("Not a cursor from this list.", errors=[FieldError("cursor", "a contract number")])
+    return code, int(year), int(rest)
+
+
+def late_cursor(cursor: str) -> tuple[date, uuid.UUID]:
+    """(due date, event id) of an overdue list's cursor `<due_on>_<event id>`."""
+    due_on, _, event_id = cursor.partition("_")
+    try:
+        return date.fromisoformat(due_on), uuid.UUID(event_id)
+    except ValueError:
+        raise InvalidInput("Not a cursor from this list.",
+                           errors=[FieldError("cursor", "<due date>_<event id>")]) from None
+
+
+class ContractService:
+    """The ledger as the API offers it. Each call is one unit of work: the gate decides the
+    purpose and the customer's scope (refusals are audited through the unit of work), the
+    rules act, and the allowed event is recorded in the same transaction as the act."""
+
+    def __init__(self, uow: UnitOfWork, gate: CustomerGate, *, zone: tzinfo, requirements: Requirements) -> None:
+        self.uow, self.gate, self.zone, self.requirements = uow, gate, zone, requirements
+
+    @property
+    def _session(self) -> Session:
+        return self.uow.session
+
+    def today(self) -> date:
+        return datetime.now(self.zone).date()
+
+    # -- calls -------------------------------------------------------------------------------------
+
+    def create(self, principal: Principal, stated: str | None, auditor: Auditor, new: NewContract) -> ContractDetail:
+        action = Action.CONTRACT_CREATE
+        with self.uow:
+            decision = self._decide(principal, stated, auditor, action)
+            self.gate.check_scope(self._session, auditor, principal, decision, new.customer_id)
+            ledger = ContractLedger(self._session)
+            customer = CustomerRepository(self._session).get(new.customer_id)
+            department = ledger.repo.department(customer.department_id) if customer is not None else None
+            if customer is None or department is None:
+                raise InvalidInput("The customer has no department.", errors=[FieldError("customer_id", "unknown")])
+            signed_on = self._not_after_today(new.signed_on, "signed_on", "A contract is recorded once signed.")
+            contract = ledger.create(customer_id=customer.id, department=department, title=new.title,
+                                     signed_on=signed_on, handler_id=principal.id, recorded_by=principal.id)
+            self._allow(auditor, decision, action, str(contract.id), (customer.id,), extra={"number": contract.number})
+            return self._detail(ledger, contract)
+
+    def ledger(self, principal: Principal, stated: str | None, auditor: Auditor, filters: LedgerFilter, *,
+               limit: int, cursor: str | None) -> LedgerPage:
+        """Contracts in the caller's scope by number, highest first."""
+        action = Action.CONTRACT_LIST
+        with self.uow:
+            decision = self._decide(principal, stated, auditor, action)
+            before = number_parts(cursor) if cursor else None
+            rows = ContractRepository(self._session).page(self._scope(principal, decision), filters,
+                                                          limit=limit + 1, before=before)
+            page = rows[:limit]
+            self._allow(auditor, decision, action, "", tuple({r.contract.customer_id for r in page}))
+            return LedgerPage([ContractView.of(r) for r in page],
+                              page[-1].contract.number if len(rows) > limit else None)
+
+    def overdue(self, principal: Principal, stated: str | None, auditor: Auditor, *, department: str | None,
+                limit: int, cursor: str | None) -> OverduePage:
+        """Every late step in the caller's scope, longest overdue first, with how many in all."""
+        action = Action.CONTRACT_LIST
+        with self.uow:
+            decision = self._decide(principal, stated, auditor, action)
+            after = late_cursor(cursor) if cursor else None
+            today = self.today()
+            rows, count = ContractRepository(self._session).late_in_scope(
+                today, self._scope(principal, decision), department=department, limit=limit + 1, after=after)
+            page = rows[:limit]
+            self._allow(auditor, decision, action, "overdue", tuple({r.row.contract.customer_id for r in page}),
+                        extra={"count": str(count)})
+            items = [self._late_view(r, today) for r in page]
+            last = page[-1] if len(rows) > limit else None
+            return OverduePage(items, count, f"{last.due_on.isoformat()}_{last.event.id}" if last else None)
+
+    def read(self, principal: Principal, stated: str | None, auditor: Auditor, contract_id: uuid.UUID
+             ) -> ContractDetail:
+        action = Action.CONTRACT_READ
+        with self.uow:
+            decision = self._decide(principal, stated, auditor, action)
+            ledger = ContractLedger(self._session)
+            contract = self._known(auditor, decision, contract_id, ledger.get)
+            self.gate.check_scope(self._session, auditor, principal, decision, contract.customer_id)
+            self._allow(auditor, decision, action, str(contract.id), (contract.customer_id,))
+            return self._detail(ledger, contract)
+
+    def record_event(self, principal: Principal, stated: str | None, auditor: Auditor, contract_id: uuid.UUID,
+                     kind: str, occurred_on: date | None) -> EventView:
+        action = Action.CONTRACT_EVENT
+        with self.uow:
+            decision = self._decide(principal, stated, auditor, action)
+            ledger = ContractLedger(self._session)
+            contract = self._known(auditor, decision, contract_id, ledger.get)
+            self.gate.check_scope(self._session, auditor, principal, decision, contract.customer_id)
+            on = self._not_after_today(occurred_on, "occurred_on", "Events are recorded once they happened.")
+            event = ledger.record_event(contract, kind, on, principal.id)
+            self._allow(auditor, decision, action, str(contract.id), (contract.customer_id,), extra={"kind": kind})
+            return EventView.of(event, self.today())
+
+    def step(self, principal: Principal, stated: str | None, auditor: Auditor, event_id: uuid.UUID,
+             step: Literal["handover", "archive"], on: date | None) -> EventView:
+        """The credit manager received the dossier (`handover`), or it went on to the archive."""
+        action = Action.CONTRACT_HANDOVER if step == "handover" else Action.CONTRACT_ARCHIVE
+        with self.uow:
+            decision = self._decide(principal, stated, auditor, action)
+            ledger = ContractLedger(self._session)
+            event, contract = self._known(auditor, decision, event_id, ledger.event)
+            self.gate.check_scope(self._session, auditor, principal, decision, contract.customer_id)
+            day = self._not_after_today(on, "on", "Steps are recorded once done.")
+            if step == "handover":
+                ledger.hand_over(event, day, principal.id)
+            else:
+                ledger.archive(event, day)
+            self._allow(auditor, decision, action, str(contract.id), (contract.customer_id,),
+                        extra={"step": step, "event": str(event.id)})
+            return EventView.of(event, self.today())
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _not_after_today(self, day: date | None, field: str, why: str) -> date:
+        today = self.today()
+        if day is not None and day > today:
+            raise InvalidInput(why, errors=[FieldError(field, "not in the future")])
+        return day or today
+
+    @staticmethod
+    def _scope(principal: Principal, decision: PurposeDecision) -> ContractScope:
+        return ContractScope(decision.scope, principal.id, principal.department_id)
+
+    def _detail(self, ledger: ContractLedger, contract: Contract) -> ContractDetail:
+        row = ledger.repo.row(contract.id)
+        assert row is not None
+        events = ledger.events(contract.id)
+        dossier = self.requirements.checklist(performed=any(e.kind == "performed" for e in events),
+                                              present=DocumentRepository(self._session).kinds_filed_under(contract.id))
+        today = self.today()
+        return ContractDetail.of(row, events=[EventView.of(e, today) for e in events], dossier=dossier)
+
+    @staticmethod
+    def _late_view(late: LateRow, today: date) -> LateStepView:
+        step = late_step(late.event, today)
+        return LateStepView.of(late.row, event=EventView.of(late.event, today), step=step.step, due_on=step.due_on,
+                               days_late=step.days_late)
+
+    # -- the gate (decisions and their events) ------------------------------------------------------
+
+    def _decide(self, principal: Principal, stated: str | None, auditor: Auditor, action: Action) -> PurposeDecision:
+        return self.gate.authorize_contract(self._session, principal, stated, auditor, action)
+
+    def _known(self, auditor: Auditor, decision: PurposeDecision, key: uuid.UUID, find: Callable[[uuid.UUID], T]) -> T:
+        """The contract or event, or a 404 that is an audit event like every other refusal (API.md)."""
+        try:
+            return find(key)
+        except NotFound as error:
+            raise refuse(self._session, auditor, decision.action, error, resource_type="contract",
+                         resource_id=str(key), purpose=decision.purpose.value if decision.purpose else "",
+                         policy_version=decision.policy_version) from None
+
+    def _allow(self, auditor: Auditor, decision: PurposeDecision, action: Action, resource_id: str,
+               customer_ids: tuple[uuid.UUID, ...], **details: object) -> None:
+        self.gate.record_contract(self._session, auditor, decision, action, resource_id, customer_ids, **details)
+

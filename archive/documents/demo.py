@@ -15,10 +15,9 @@ from archive.auditing import Auditor, system_actor
 from archive.blobs import BlobStore
 from archive.db import Database, new_id
 from archive.documents.formats import sniff
-from archive.documents.intake import content_context
+from archive.documents.intake import NewDocument, StoredBlob, content_context
 from archive.documents.models import Document
-from archive.documents.repository import DocumentRepository
-from archive.documents.service import DocumentRegistry, NewDocument, StoredBlob
+from archive.documents.service import DocumentRegistry
 from archive.vocabulary import DOCUMENT_KINDS, DocumentKind
 from audit.events import AuditAction
 from crypto.keyring import KeyRing
@@ -45,7 +44,7 @@ def seed_documents(db: Database, ring: KeyRing, blob_store: BlobStore, customer_
         with db.unit_of_work() as uow:
             if uow.session.scalar(select(Document.id).where(Document.customer_id == customer_id).limit(1)):
                 continue
-            registry = DocumentRegistry(DocumentRepository(uow.session))
+            registry = DocumentRegistry(uow)
             keys: list[str] = []
             try:
                 for n, kind in enumerate(DOCUMENT_KINDS):

@@ -1,4 +1,5 @@
-"""Queries on documents; the scope of the customer was decided by the gate before any runs."""
+"""Queries on documents; the scope of the customer was decided by the gate before any runs.
+Documents know nothing of the areas that file them (contracts): they are asked, they do not ask."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
-from archive.contracts.models import Contract
 from archive.documents.models import Document
 
 
@@ -44,8 +44,10 @@ class DocumentRepository:
     def successor(self, document_id: uuid.UUID) -> Document | None:
         return self.session.scalars(select(Document).where(Document.supersedes_id == document_id)).first()
 
-    def contract_customer(self, contract_id: uuid.UUID) -> uuid.UUID | None:
-        return self.session.scalar(select(Contract.customer_id).where(Contract.id == contract_id))
+    def kinds_filed_under(self, contract_id: uuid.UUID) -> Sequence[str]:
+        """The kinds of the documents filed under a contract (its dossier checklist asks)."""
+        return self.session.scalars(select(Document.kind).where(Document.contract_id == contract_id)
+                                    .distinct()).all()
 
     def blob_keys(self) -> Iterator[str]:
         yield from self.session.scalars(select(Document.blob_key).execution_options(yield_per=1000))

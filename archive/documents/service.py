@@ -1,138 +1,78 @@
-"""The rules of filing a document: which details are valid, what a new version may supersede,
-and how a document is described (metadata only — content is opened by the gate)."""
+"""Documents of the dossier: the rules of filing (what a new version may supersede, which
+contract a document may be filed under), how a document is shown (metadata only), and
+`DocumentService` — what the HTTP API calls. Each call has the gate decide first (purpose,
+then the customer's scope, then for content the document's kind); content is decrypted only by
+the gate's blob reader, against the grant it mints once the read's event is committed."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Protocol, Self
 
+import structlog
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from archive.blobs import BlobStore
+from archive.auditing import Auditor
+from archive.blobs import BlobMissing, BlobStore, ChunkReader
+from archive.db import UnitOfWork, new_id
+from archive.documents.errors import ContentDestroyed, ContentUnavailable
+from archive.documents.intake import (
+    BlobIntake,
+    NewDocument,
+    StoredBlob,
+    UploadForm,
+    check_early,
+    check_fields,
+)
 from archive.documents.models import Document
 from archive.documents.repository import DocumentRepository
-from archive.errors import Conflict, FieldError, InvalidInput
+from archive.errors import ArchiveError, Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from archive.identity.principal import Principal
 from archive.policy.decision import PurposeDecision
-from archive.vocabulary import DOCUMENT_KINDS, DocumentKind, document_category
-from crypto.streaming import BlobSealed
+from archive.vocabulary import Action, DocumentKind
+from audit.events import Decision
+from crypto.errors import CryptoError, KeyDestroyed
+from crypto.streaming import BlobCipher, BlobReader
 
-UPLOAD_FIELDS = frozenset({"file", "kind", "category", "document_date", "location", "supersedes", "contract_id"})
-MAX_LOCATION = 200
+if TYPE_CHECKING:  # TRANSITIONAL (issue 26): today's gate, until its new API lands (`gate-api:`)
+    from archive.gate import DocumentGate
+    from archive.gate.core import Grant
 
+log = structlog.get_logger("archive.documents")
 
-@dataclass(frozen=True, slots=True)
-class NewDocument:
-    kind: DocumentKind
-    document_date: date | None = None
-    location: str | None = None
-    supersedes: uuid.UUID | None = None
-    contract_id: uuid.UUID | None = None
-
-    @property
-    def category(self) -> str:
-        return document_category(self.kind).value
+# `check_early` and `check_fields` live in intake.py; today's gate imports them from here.
+__all__ = ["BlobCheck", "ContractLookup", "DocumentContent", "DocumentDetail", "DocumentPage", "DocumentRegistry",
+           "DocumentService", "DocumentView", "VersionView", "audit_details", "check_blobs", "check_early",
+           "check_fields", "describe"]
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentContent:
-    """An admitted document's metadata and its plaintext, as segments that end cleanly only
-    when the whole blob authenticated and matched its recorded SHA-256."""
+class ContractLookup(Protocol):
+    """What filing under a contract needs to know of it. The contracts area answers
+    (`ContractRepository`); documents never import it, the service is handed one."""
 
-    document: dict[str, object]
-    filename: str
-    content_type: str
-    size: int
-    chunks: Iterator[bytes]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredBlob:
-    """An encrypted blob written under `key`, with what sealing it produced."""
-
-    key: str
-    sealed: BlobSealed
-    content_type: str
-    filename: str
-
-
-def check_fields(fields: Mapping[str, str]) -> NewDocument:
-    """The upload's details, or InvalidInput naming every bad field."""
-    new = _parse(fields, partial=False)
-    assert new is not None  # without `partial`, a missing kind is an error (raised above)
-    return new
-
-
-def check_early(fields: Mapping[str, str]) -> None:
-    """Check the fields that arrived before the file (a multipart body may send them after)."""
-    _parse(fields, partial=True)
-
-
-def _parse(fields: Mapping[str, str], *, partial: bool) -> NewDocument | None:
-    errors: list[FieldError] = []
-    kind = _kind(fields, errors, partial)
-    if kind is not None and fields.get("category") and fields["category"] != document_category(kind).value:
-        errors.append(FieldError("category", f"a {kind.value} is filed under {document_category(kind).value}, "
-                                             f"not {fields['category']!r} (the kind decides it)"))
-    document_date = _date(fields.get("document_date"), errors)
-    location = (fields.get("location") or "").strip() or None
-    if location is not None and len(location) > MAX_LOCATION:
-        errors.append(FieldError("location", f"at most {MAX_LOCATION} characters"))
-    supersedes, contract = _uuid(fields, "supersedes", errors), _uuid(fields, "contract_id", errors)
-    if errors:
-        raise InvalidInput("The document's details have problems; nothing was filed.", errors=errors)
-    if kind is None:
-        return None
-    return NewDocument(kind, document_date, location, supersedes, contract)
-
-
-def _kind(fields: Mapping[str, str], errors: list[FieldError], partial: bool) -> DocumentKind | None:
-    raw = (fields.get("kind") or "").strip()
-    if not raw:
-        if not partial:
-            errors.append(FieldError("kind", "required: one of the document kinds (DOMAIN.md)"))
-        return None
-    try:
-        return DocumentKind(raw)
-    except ValueError:
-        errors.append(FieldError("kind", f"unknown kind {raw!r}; known: {', '.join(k.value for k in DOCUMENT_KINDS)}"))
-        return None
-
-
-def _date(raw: str | None, errors: list[FieldError]) -> date | None:
-    if not raw or not raw.strip():
-        return None
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        errors.append(FieldError("document_date", "a date as YYYY-MM-DD"))
-        return None
-
-
-def _uuid(fields: Mapping[str, str], name: str, errors: list[FieldError]) -> uuid.UUID | None:
-    raw = (fields.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        errors.append(FieldError(name, "a document id (UUID)" if name == "supersedes" else "a contract id (UUID)"))
-        return None
+    def customer_of(self, contract_id: uuid.UUID) -> uuid.UUID | None: ...
 
 
 class DocumentRegistry:
-    """Files documents; flushes, never commits."""
+    """Files documents; flushes, never commits (the caller's unit of work does)."""
 
-    def __init__(self, repo: DocumentRepository) -> None:
-        self.repo = repo
+    def __init__(self, uow: UnitOfWork, *, contracts: ContractLookup | None = None) -> None:
+        self.uow = uow
+        self.repo = DocumentRepository(uow.session)
+        self.contracts = contracts
 
     def file(self, *, document_id: uuid.UUID, customer_id: uuid.UUID, new: NewDocument, stored: StoredBlob,
              uploaded_by: uuid.UUID | None) -> Document:
         chain_id = document_id
         if new.supersedes is not None:
             chain_id = self._supersedable(customer_id, new.supersedes).chain_id
-        if new.contract_id is not None and self.repo.contract_customer(new.contract_id) != customer_id:
+        if new.contract_id is not None and (
+                self.contracts is None or self.contracts.customer_of(new.contract_id) != customer_id):
             raise InvalidInput("The contract is not this customer's.",
                                errors=[FieldError("contract_id", "no such contract of this customer")])
         document = Document(
@@ -143,9 +83,9 @@ class DocumentRegistry:
             dek_version=stored.sealed.dek_version, supersedes_id=new.supersedes, chain_id=chain_id,
             uploaded_by=uploaded_by)
         try:
-            with self.repo.session.begin_nested():
+            with self.uow.savepoint():
                 self.repo.add(document)
-        except IntegrityError:
+        except IntegrityError:  # the unique `supersedes_id`: a chain never forks
             raise Conflict("Another new version of that document was filed at the same moment; "
                            "read the current version and amend that.") from None
         return document
@@ -162,26 +102,85 @@ class DocumentRegistry:
         return prior
 
 
-def describe(document: Document, *, versions: Sequence[Document] = (), content_admitted: bool | None = None
-             ) -> dict[str, object]:
-    """The metadata of one document; with its chain (oldest first) when given."""
-    shown: dict[str, object] = {
-        "id": str(document.id), "customer_id": str(document.customer_id), "kind": document.kind,
-        "category": document.category, "contract_id": str(document.contract_id) if document.contract_id else None,
-        "document_date": document.document_date.isoformat() if document.document_date else None,
-        "location": document.location, "filename": document.filename, "content_type": document.content_type,
-        "size": document.size, "sha256": document.sha256,
-        "supersedes": str(document.supersedes_id) if document.supersedes_id else None,
-        "uploaded_by": str(document.uploaded_by) if document.uploaded_by else None,
-        "created_at": document.created_at.isoformat(),
-    }
-    if versions:
+# --- how a document is shown: metadata only ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VersionView:
+    id: uuid.UUID
+    created_at: datetime
+    filename: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentView:
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    kind: str
+    category: str
+    contract_id: uuid.UUID | None
+    document_date: date | None
+    location: str | None
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    supersedes: uuid.UUID | None
+    uploaded_by: uuid.UUID | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, d: Document, **more: object) -> Self:
+        return cls(id=d.id, customer_id=d.customer_id, kind=d.kind, category=d.category, contract_id=d.contract_id,
+                   document_date=d.document_date, location=d.location, filename=d.filename,
+                   content_type=d.content_type, size=d.size, sha256=d.sha256, supersedes=d.supersedes_id,
+                   uploaded_by=d.uploaded_by, created_at=d.created_at, **more)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentDetail(DocumentView):
+    """A document with its version chain (oldest first), and whether the stated purpose
+    admits its content."""
+
+    current: bool
+    superseded_by: uuid.UUID | None
+    versions: list[VersionView]
+    content_admitted: bool
+
+    @classmethod
+    def in_chain(cls, document: Document, versions: Sequence[Document], *, content_admitted: bool) -> Self:
         chain = [v for v in versions if v.chain_id == document.chain_id]
         later = next((v for v in chain if v.supersedes_id == document.id), None)
-        shown["current"] = later is None
-        shown["superseded_by"] = str(later.id) if later else None
-        shown["versions"] = [{"id": str(v.id), "created_at": v.created_at.isoformat(), "filename": v.filename,
-                              "sha256": v.sha256} for v in chain]
+        return cls.of(document, current=later is None, superseded_by=later.id if later else None,
+                      versions=[VersionView(v.id, v.created_at, v.filename, v.sha256) for v in chain],
+                      content_admitted=content_admitted)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPage:
+    items: list[DocumentDetail]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentContent:
+    """An admitted document's metadata and its plaintext, as segments that end cleanly only
+    when the whole blob authenticated and matched its recorded SHA-256."""
+
+    document: DocumentView
+    filename: str
+    content_type: str
+    size: int
+    chunks: Iterator[bytes]
+
+
+def describe(document: Document, *, versions: Sequence[Document] = (), content_admitted: bool | None = None
+             ) -> dict[str, object]:
+    """TRANSITIONAL (issue 26): today's gate imports this; `DocumentView` replaces it."""
+    shown: dict[str, object] = {"id": str(document.id), "sha256": document.sha256}
+    if versions:
+        shown["versions"] = [str(v.id) for v in versions if v.chain_id == document.chain_id]
     if content_admitted is not None:
         shown["content_admitted"] = content_admitted
     return shown
@@ -196,6 +195,194 @@ def audit_details(decision: PurposeDecision, document: Document | None,
             "purpose": decision.purpose.value if decision.purpose else "",
             "categories": (document.category,) if document is not None else decision.categories,
             "policy_rule": decision.rule_text, "policy_version": decision.policy_version}
+
+
+# --- the service -----------------------------------------------------------------------------------
+
+# Opens a body once its upload is allowed, refusing one announced larger than the limit (bytes).
+OpenForm = Callable[[int], UploadForm]
+
+
+class DocumentService:
+    """Documents under the customers' order of checks (purpose, then the customer's scope),
+    plus API.md step 5 for content: the purpose must admit the document's kind."""
+
+    def __init__(self, uow: UnitOfWork, gate: DocumentGate, store: BlobStore, sealer: BlobCipher, *,
+                 units: Callable[[], AbstractContextManager[UnitOfWork]], max_bytes: int,
+                 contracts: Callable[[Session], ContractLookup] | None = None) -> None:
+        self.uow, self.gate, self.store, self.sealer = uow, gate, store, sealer
+        self.units, self.max_bytes, self.contracts = units, max_bytes, contracts
+
+    @property
+    def _session(self) -> Session:
+        return self.uow.session
+
+    def upload(self, principal: Principal, stated: str | None, auditor: Auditor, customer_id: uuid.UUID,
+               open_form: OpenForm) -> DocumentView:
+        """File a document: decided before the body is read, its bytes sealed into the blob
+        store as they stream in, then its row and event committed together; a failure at any
+        step leaves neither blob nor row.
+
+        Two units of work, not one: on SQLite a unit holds the database's write lock from its
+        first statement to its commit, so a body streaming inside one (megabytes from a slow
+        client) would stall every other writer — every audited read included. The first unit
+        decides (a refusal writes its event and ends the request before a byte of the body is
+        read); the body then streams with no transaction open; the second unit files the row
+        with its allowed event. The decision holds for the seconds in between, as it would for
+        any request that is running when a policy or an owner changes."""
+        action = Action.DOCUMENT_UPLOAD
+        with self.uow:
+            decision = self._decide(principal, stated, auditor, action, customer_id)
+            self._in_scope(principal, auditor, decision, customer_id)
+        form = open_form(self.max_bytes)
+        document_id = new_id()
+        stored = BlobIntake(self.sealer, self.store, max_bytes=self.max_bytes).take(customer_id, document_id, form,
+                                                                                     check_early)
+        try:
+            with self.uow:
+                new = check_fields(form.fields)
+                contracts = self.contracts(self._session) if self.contracts is not None else None
+                document = DocumentRegistry(self.uow, contracts=contracts).file(
+                    document_id=document_id, customer_id=customer_id, new=new, stored=stored,
+                    uploaded_by=None if principal.is_customer else principal.id)
+                self._allow(auditor, decision, action, customer_id, document, size=str(document.size))
+                return DocumentView.of(document)
+        except BaseException:
+            self.store.delete(stored.key)
+            raise
+
+    def list(self, principal: Principal, stated: str | None, auditor: Auditor, customer_id: uuid.UUID, *,
+             limit: int, after: uuid.UUID | None) -> DocumentPage:
+        """The customer's current documents (metadata), each with its version chain; `after` is
+        the last id of the previous page."""
+        action = Action.DOCUMENT_LIST
+        with self.uow:
+            decision = self._decide(principal, stated, auditor, action, customer_id)
+            self._in_scope(principal, auditor, decision, customer_id)
+            repo = DocumentRepository(self._session)
+            current = repo.current(customer_id, limit=limit + 1, after=after)
+            page = current[:limit]
+            versions = repo.versions(d.chain_id for d in page)
+            self._allow(auditor, decision, action, customer_id, None, documents=str(len(page)))
+            admitted = decision.document_kinds
+            return DocumentPage([DocumentDetail.in_chain(d, versions, content_admitted=DocumentKind(d.kind) in admitted)
+                                 for d in page], str(page[-1].id) if len(current) > limit else None)
+
+    def read(self, principal: Principal, stated: str | None, auditor: Auditor, document_id: uuid.UUID
+             ) -> DocumentDetail:
+        action = Action.DOCUMENT_READ
+        with self.uow:
+            decision, document = self._document(principal, stated, auditor, action, document_id)
+            versions = DocumentRepository(self._session).versions([document.chain_id])
+            self._allow(auditor, decision, action, document.customer_id, document)
+            return DocumentDetail.in_chain(document, versions,
+                                           content_admitted=DocumentKind(document.kind) in decision.document_kinds)
+
+    def open_content(self, principal: Principal, stated: str | None, auditor: Auditor, document_id: uuid.UUID
+                     ) -> DocumentContent:
+        """The content, decrypted as it streams, after the read's event is committed."""
+        action = Action.DOCUMENT_CONTENT_READ
+        with self.uow:
+            decision, document = self._document(principal, stated, auditor, action, document_id)
+            if DocumentKind(document.kind) not in decision.document_kinds:
+                purpose = decision.purpose.value if decision.purpose else ""
+                raise self._deny(auditor, action, Forbidden(
+                    f"The purpose {purpose} does not admit the content of a {document.kind} ({document.category} "
+                    f"document); its metadata is at GET /api/v1/documents/{document.id}."), decision, document)
+            try:
+                chunks = self.store.open(document.blob_key)
+            except BlobMissing:
+                raise self._damaged(document, auditor, "BlobMissing", refusal=True) from None
+            grant = self._allow(auditor, decision, action, document.customer_id, document)
+            view = DocumentView.of(document)
+        source = ChunkReader(chunks)
+        try:
+            reader = self._reader(grant, document, source)
+        except CryptoError as error:
+            source.close()
+            raise self._damaged(document, auditor, type(error).__name__,
+                                destroyed=isinstance(error, KeyDestroyed)) from None
+        return DocumentContent(view, document.filename, document.content_type, document.size,
+                               self._plaintext(document, reader, source, auditor))
+
+    def _plaintext(self, document: Document, reader: BlobReader, source: ChunkReader,
+                   auditor: Auditor) -> Iterator[bytes]:
+        """Each segment leaves one step behind the next: the last only once the SHA-256 is
+        proven, so a damaged blob aborts the transfer instead of ending it cleanly."""
+        held = None
+        try:
+            for segment in reader:
+                if held is not None:
+                    yield held
+                held = segment
+        except CryptoError as error:
+            raise self._damaged(document, auditor, type(error).__name__) from None
+        finally:
+            source.close()
+        if held is not None:
+            yield held
+
+    def _document(self, principal: Principal, stated: str | None, auditor: Auditor, action: Action,
+                  document_id: uuid.UUID) -> tuple[PurposeDecision, Document]:
+        document = DocumentRepository(self._session).get(document_id)
+        customer_id = document.customer_id if document is not None else None
+        decision = self._decide(principal, stated, auditor, action, customer_id)
+        if document is None:
+            raise self._deny(auditor, action, NotFound("No such document."), decision, None, document_id)
+        try:
+            self._in_scope(principal, auditor, decision, document.customer_id)
+        except NotFound:  # as for an id that does not exist: nothing tells the two apart
+            raise NotFound("No such document.") from None
+        return decision, document
+
+    def _damaged(self, document: Document, auditor: Auditor, what: str, *, refusal: bool = False,
+                 destroyed: bool = False) -> ArchiveError:
+        """Log and audit a blob that is missing, damaged or no longer readable; the caller raises
+        what it returns. Before the read's event (`refusal`), the event goes through the unit of
+        work's refusal path; once the read is committed, in a unit of its own."""
+        log.error("document.content_damaged", document_id=str(document.id), error=what)
+        error: ArchiveError = (ContentDestroyed(
+            "The customer's data key was destroyed (crypto-shredding); this content is permanently unreadable.")
+            if destroyed else ContentUnavailable(
+            "This document's stored content is missing or damaged; it was not sent. The incident is logged — an "
+            "operator can run `archive blobs check`."))
+
+        def record(session: Session) -> None:
+            auditor.record(session, Action.DOCUMENT_CONTENT_READ.value, Decision.DENIED, resource_type="document",
+                           resource_id=str(document.id), customer_ids=(document.customer_id,),
+                           reason=f"the stored content failed its check ({what}); nothing more was sent",
+                           extra={"integrity": "destroyed" if destroyed else "failed", "error": what})
+
+        if refusal:
+            error.outlives_rollback = record
+        else:
+            with self.units() as uow:
+                record(uow.session)
+        return error
+
+    # -- the gate (TRANSITIONAL: today's gate, until its new API lands) -----------------------------
+
+    def _decide(self, principal: Principal, stated: str | None, auditor: Auditor, action: Action,
+                customer_id: uuid.UUID | None) -> PurposeDecision:
+        return self.gate.customers._decide(self._session, principal, stated, action, auditor, customer_id)
+
+    def _in_scope(self, principal: Principal, auditor: Auditor, decision: PurposeDecision,
+                  customer_id: uuid.UUID) -> None:
+        self.gate.customers._in_scope(self._session, auditor, principal, decision, customer_id)
+
+    def _allow(self, auditor: Auditor, decision: PurposeDecision, action: Action, customer_id: uuid.UUID,
+               document: Document | None, **extra: str) -> Grant:
+        return self.gate._allow(self._session, auditor, decision, action, customer_id, document, **extra)
+
+    def _deny(self, auditor: Auditor, action: Action, error: ArchiveError, decision: PurposeDecision,
+              document: Document | None, document_id: uuid.UUID | None = None) -> ArchiveError:
+        return self.gate._deny(self._session, auditor, action, error, decision, document, document_id)
+
+    def _reader(self, grant: Grant, document: Document, source: ChunkReader) -> BlobReader:
+        return self.gate._decrypt(grant, document, source)
+
+
+# --- the blob store against the table --------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

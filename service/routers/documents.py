@@ -1,5 +1,6 @@
-"""Documents: upload (multipart, streamed and encrypted on the fly), metadata, and content —
-every call through the gate, which decides before the body is read or anything is shown.
+"""Documents: upload (multipart, streamed and encrypted on the fly), metadata, and content.
+Each route is one `DocumentService` call (archive/documents/service.py), which has the gate
+decide before the body is read or anything is shown.
 
 The upload route is synchronous on purpose: it runs in a worker thread, where the multipart
 parser and the cipher work, and pulls the request body from the event loop chunk by chunk
@@ -11,89 +12,93 @@ import base64
 import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 import anyio.from_thread
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 from streaming_form_data import StreamingFormDataParser
 from streaming_form_data.parser import ParseFailedException, parse_content_boundary
 from streaming_form_data.targets import BaseTarget
 
+from archive.contracts.repository import ContractRepository
 from archive.documents.errors import UnsupportedMediaType
-from archive.documents.service import UPLOAD_FIELDS
+from archive.documents.intake import UPLOAD_FIELDS
+from archive.documents.service import DocumentService
 from archive.errors import FieldError, InvalidInput, PayloadTooLarge
+from crypto.streaming import BlobCipher
 from service.deps import Audit, Context, CurrentPrincipal, Uow
 from service.middleware import BodyTooLarge
+from service.schemas.common import problem_responses
+from service.schemas.documents import CONTENT_TYPES, UPLOAD_BODY, DocumentDetailOut, DocumentOut, DocumentPage
 
 router = APIRouter(tags=["documents"])
 XPurpose = Annotated[str | None, Header(alias="X-Purpose", description="Why you read this (purposes.yaml).")]
 MAX_FIELD_BYTES = 1024
 MULTIPART_SLACK = 64 * 1024  # room for the other fields and part headers around the file
 
-UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file", "kind"], "properties": {
-        "file": {"type": "string", "format": "binary", "description": "The document (type sniffed, not trusted)."},
-        "kind": {"type": "string", "description": "A document kind (DOMAIN.md), e.g. `visit_report`."},
-        "category": {"type": "string", "description": "Optional; must match the kind's category."},
-        "document_date": {"type": "string", "format": "date"},
-        "location": {"type": "string", "description": "Where the paper original is kept."},
-        "supersedes": {"type": "string", "format": "uuid", "description": "The version this one amends."},
-        "contract_id": {"type": "string", "format": "uuid"},
-    }}}}}}
+
+def document_service(ctx: Context, uow: Uow) -> DocumentService:
+    return DocumentService(uow, ctx.documents, ctx.blob_store, BlobCipher(ctx.key_ring), units=ctx.db.unit_of_work,
+                           max_bytes=ctx.settings.blobs.document_max_bytes, contracts=ContractRepository)
+
+
+Documents = Annotated[DocumentService, Depends(document_service)]
 
 
 @router.post("/api/v1/customers/{customer_id}/documents", status_code=201, openapi_extra=UPLOAD_BODY,
+             response_model=DocumentOut, responses=problem_responses(400, 403, 404, 409, 413, 415),
              summary="File a document (multipart; encrypted as it streams in)",
              description="Decided before the body is read: purpose `document.upload` and the customer's scope. "
                          "The type is sniffed from the first bytes (text, PDF, images, office files; 415 "
                          "otherwise), the size limited (413); `kind` decides the category. With `supersedes` "
                          "it is a new version of that document — nothing is overwritten. A failed upload leaves "
-                         "nothing behind.",
-             responses={413: {"description": "Too large"}, 415: {"description": "Type not accepted"}})
+                         "nothing behind.")
 def upload_document(customer_id: uuid.UUID, request: Request, response: Response, principal: CurrentPrincipal,
-                    ctx: Context, uow: Uow, audit: Audit, x_purpose: XPurpose = None) -> dict[str, object]:
-    permit = ctx.documents.authorize_upload(uow.session, principal, x_purpose, customer_id, audit)
-    _check_headers(request.headers, ctx.documents.max_bytes)
-    form = StreamedForm(request.headers, _body(request))
-    try:
-        shown = ctx.documents.upload(uow.session, permit, form, audit)
-    except BodyTooLarge:
-        raise PayloadTooLarge(f"The request body is over the server's limit of "
-                              f"{ctx.settings.server.max_upload_bytes} bytes; nothing was filed.") from None
-    response.headers["Location"] = f"/api/v1/documents/{shown['id']}"
-    return shown
+                    ctx: Context, audit: Audit, documents: Documents, x_purpose: XPurpose = None) -> DocumentOut:
+    server_limit = ctx.settings.server.max_upload_bytes
+
+    def open_form(limit: int) -> StreamedForm:
+        _check_headers(request.headers, limit)
+        return StreamedForm(request.headers, _body(request, server_limit))
+
+    filed = documents.upload(principal, x_purpose, audit, customer_id, open_form)
+    response.headers["Location"] = f"/api/v1/documents/{filed.id}"
+    return DocumentOut.model_validate(filed)
 
 
-@router.get("/api/v1/customers/{customer_id}/documents", summary="A customer's documents (metadata)",
+@router.get("/api/v1/customers/{customer_id}/documents", response_model=DocumentPage,
+            responses=problem_responses(400, 403, 404), summary="A customer's documents (metadata)",
             description="The current version of each document, with its version chain; `content_admitted` says "
                         "whether the stated purpose admits its content. Cursor: the last id of the previous page.")
-def list_documents(customer_id: uuid.UUID, principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit,
+def list_documents(customer_id: uuid.UUID, principal: CurrentPrincipal, audit: Audit, documents: Documents,
                    x_purpose: XPurpose = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                   cursor: uuid.UUID | None = None) -> dict[str, Any]:
-    items = ctx.documents.list(uow.session, principal, x_purpose, customer_id, audit, limit=limit + 1, after=cursor)
-    page = items[:limit]
-    return {"items": page, "next_cursor": page[-1]["id"] if len(items) > limit else None}
+                   cursor: uuid.UUID | None = None) -> DocumentPage:
+    page = documents.list(principal, x_purpose, audit, customer_id, limit=limit, after=cursor)
+    return DocumentPage.model_validate(page)
 
 
-@router.get("/api/v1/documents/{document_id}", summary="One document's metadata and version chain")
-def read_document(document_id: uuid.UUID, principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit,
-                  x_purpose: XPurpose = None) -> dict[str, object]:
-    return ctx.documents.read(uow.session, principal, x_purpose, document_id, audit)
+@router.get("/api/v1/documents/{document_id}", response_model=DocumentDetailOut,
+            responses=problem_responses(400, 403, 404), summary="One document's metadata and version chain")
+def read_document(document_id: uuid.UUID, principal: CurrentPrincipal, audit: Audit, documents: Documents,
+                  x_purpose: XPurpose = None) -> DocumentDetailOut:
+    return DocumentDetailOut.model_validate(documents.read(principal, x_purpose, audit, document_id))
 
 
 @router.get("/api/v1/documents/{document_id}/content", response_class=StreamingResponse,
             summary="A document's content, decrypted as it streams",
             description="403 when the purpose does not admit the document's kind. The SHA-256 recorded at upload "
                         "is checked as the content streams (also sent as `Repr-Digest`): damaged content breaks "
-                        "the transfer off instead of ending it cleanly.",
-            responses={200: {"content": {"application/octet-stream": {}}}})
-def read_content(document_id: uuid.UUID, principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit,
+                        "the transfer off instead of ending it cleanly; content found missing or damaged before "
+                        "the first byte is a 500 problem, content of a crypto-shredded customer 410.",
+            responses={200: {"description": "The content, as its sniffed media type.", "content": CONTENT_TYPES},
+                       **problem_responses(400, 403, 404, 410, 500)})
+def read_content(document_id: uuid.UUID, principal: CurrentPrincipal, audit: Audit, documents: Documents,
                  x_purpose: XPurpose = None) -> StreamingResponse:
-    content = ctx.documents.open_content(uow.session, principal, x_purpose, document_id, audit)
-    sha256 = bytes.fromhex(str(content.document["sha256"]))
+    content = documents.open_content(principal, x_purpose, audit, document_id)
+    sha256 = bytes.fromhex(content.document.sha256)
     headers = {"Content-Length": str(content.size), "Content-Disposition": _disposition(content.filename),
                "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
                "Repr-Digest": f"sha-256=:{base64.b64encode(sha256).decode()}:"}
@@ -116,8 +121,9 @@ def _check_headers(headers: Mapping[str, str], limit: int) -> None:
         raise PayloadTooLarge(f"A document may be at most {limit} bytes; nothing was filed.")
 
 
-def _body(request: Request) -> Iterator[bytes]:
-    """The request body, pulled from the event loop into this worker thread chunk by chunk."""
+def _body(request: Request, server_limit: int) -> Iterator[bytes]:
+    """The request body, pulled from the event loop into this worker thread chunk by chunk; a
+    body cut at the server's limit (the middleware's `BodyTooLarge`) is a 413."""
     stream = request.stream()
 
     async def next_chunk() -> bytes | None:
@@ -133,6 +139,9 @@ def _body(request: Request) -> Iterator[bytes]:
     except ClientDisconnect:
         raise InvalidInput("The upload was cut off; nothing was filed.",
                            errors=[FieldError("file", "incomplete")]) from None
+    except BodyTooLarge:
+        raise PayloadTooLarge(f"The request body is over the server's limit of {server_limit} bytes; "
+                              "nothing was filed.") from None
 
 
 class _File(BaseTarget):  # type: ignore[misc]

@@ -330,15 +330,19 @@ def test_malformed_uploads_leave_nothing_behind(world: World, case: str, status:
 
 
 def test_oversize_uploads_get_413_and_leave_nothing(world: World) -> None:
+    """ARCHIVE_DOCUMENT_MAX_BYTES: a body announced larger is refused before it is read, one
+    that streams past it is cut off there."""
+    ctx = make_context(world.db, Path(world.api.app.state.ctx.settings.data_dir),
+                       ARCHIVE_DOCUMENT_MAX_BYTES=str(64 * 1024))
+    small = ApiClient(create_app(ctx))
     customer = world.targets[("customer_service", "other")]
-    gate = world.api.app.state.ctx.documents
-    before, limit = footprint(world), gate.max_bytes
-    gate.max_bytes = 64 * 1024
-    try:
-        streamed = upload(world, "customer_service", customer, purpose="customer_service", content=LETTER * 50)
-        announced = upload(world, "customer_service", customer, purpose="customer_service", content=LETTER * 200)
-    finally:
-        gate.max_bytes = limit
+    before = footprint(world)
+    streamed = small.post(f"/api/v1/customers/{customer}/documents", token=world.tokens["customer_service"],
+                          purpose="customer_service", data={"kind": "visit_report"},
+                          files={"file": ("big.txt", LETTER * 50, "text/plain")})
+    announced = small.post(f"/api/v1/customers/{customer}/documents", token=world.tokens["customer_service"],
+                           purpose="customer_service", data={"kind": "visit_report"},
+                           files={"file": ("big.txt", LETTER * 200, "text/plain")})
     assert "65536 bytes" in _refused(world, streamed, 413)["detail"]
     _refused(world, announced, 413)
     assert footprint(world) == before
