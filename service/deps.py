@@ -3,7 +3,7 @@ caller. Authentication is applied at router mount (`require_principal`), not per
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,7 +15,7 @@ from archive.errors import AuthenticationFailed, Forbidden
 from archive.identity.principal import Principal
 from archive.identity.repository import IdentityRepository
 from archive.identity.service import IdentityService
-from archive.vocabulary import Role
+from archive.vocabulary import Permission
 from service.context import AppContext
 
 bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
@@ -40,7 +40,7 @@ Uow = Annotated[UnitOfWork, Depends(get_uow)]
 
 
 def get_identity(ctx: Context, uow: Uow) -> IdentityService:
-    return IdentityService(IdentityRepository(uow.session), ctx.passwords)
+    return IdentityService(IdentityRepository(uow.session), ctx.passwords, uow=uow)
 
 
 Identity = Annotated[IdentityService, Depends(get_identity)]
@@ -63,13 +63,23 @@ def require_principal(
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
 
 
-def require_admin(principal: CurrentPrincipal) -> Principal:
-    if not principal.has_role(Role.ADMIN):
-        raise Forbidden("Only an administrator may manage users and departments.")
-    return principal
+def holding(permission: Permission, refusal: str) -> Callable[..., Principal]:
+    """A dependency: the caller, if their roles hold `permission` — policy data
+    (`policies/permissions.csv`, `PolicyEngine.may`), not a role set in code; else 403."""
+
+    def require(principal: CurrentPrincipal, ctx: Context) -> Principal:
+        if not ctx.policy.may(principal.roles, permission):
+            raise Forbidden(refusal)
+        return principal
+
+    return require
 
 
-AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+UserAdmin = Annotated[Principal, Depends(holding(Permission.USER_MANAGE, "Only an administrator may manage users."))]
+DepartmentAdmin = Annotated[Principal, Depends(holding(Permission.DEPARTMENT_MANAGE,
+                                                       "Only an administrator may manage departments."))]
+PolicyAdmin = Annotated[Principal, Depends(holding(Permission.POLICY_MANAGE,
+                                                   "Only an administrator may see and release the policy."))]
 
 
 def client_address(request: Request, ctx: Context) -> str:
