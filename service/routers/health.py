@@ -5,50 +5,43 @@ from __future__ import annotations
 import os
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
-from sqlalchemy import text
 
-from archive.migrate import schema_problem
-from audit.log import probe_writable as audit_writable
-from service.deps import Context
+from archive.health.service import ReadinessService
+from service.deps import Context, Uow
 from service.problems import problem
+from service.schemas.common import problem_responses
+from service.schemas.health import HealthOut, PolicyHealthOut, ReadyOut
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", response_model=HealthOut, summary="Liveness: the process answers")
+def healthz() -> HealthOut:
+    return HealthOut()
 
 
-@router.get("/readyz", summary="Readiness: database reachable and schema current", response_model=None)
-def readyz(request: Request, ctx: Context) -> dict[str, object] | Response:
-    checks: dict[str, str] = {}
-    try:
-        with ctx.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-        problem_text = schema_problem(ctx.db.engine)
-        checks["migrations"] = problem_text or "ok"
-        checks["audit_log"] = "ok" if audit_writable(ctx.db.engine) else "not writable"
-        sequencer = getattr(request.app.state, "sequencer", None)
-        if sequencer is not None and not sequencer.healthy:
-            checks["audit_chain"] = "sequencer failing"
-    except Exception as exc:  # readiness reports, it does not raise
-        checks["database"] = f"unreachable ({type(exc).__name__})"
+@router.get("/readyz", response_model=ReadyOut, responses=problem_responses(503),
+            summary="Readiness: database writable, schema current, keys loaded, access log writable",
+            description="Writes and reads back a scratch row (never the access log). 503 lists what is not "
+                        "ready in `checks`.")
+def readyz(request: Request, ctx: Context, uow: Uow) -> ReadyOut | JSONResponse:
+    sequencer = getattr(request.app.state, "sequencer", None)
+    readiness = ReadinessService(uow, ctx.db.engine, ctx.key_ring, ctx.checkpoint_keys).check(
+        sequencer_healthy=sequencer is None or sequencer.healthy)
+    if not readiness.ready:
+        return problem(503, slug="not-ready", title="Not ready", detail=readiness.problems,
+                       checks=dict(readiness.checks))
     watcher = getattr(request.app.state, "policy_watcher", None)
-    # Reported, not fatal: a process that could not switch to the newest release (its files
-    # differ from it) still decides with the policy it holds, but an operator wants to know.
-    policy = {"version": ctx.policy.version,
-              "current": not getattr(watcher, "mismatch", False),
-              "release_table_readable": getattr(watcher, "healthy", True)}
-    if all(v == "ok" for v in checks.values()):
-        return {"status": "ready", "checks": checks, "policy": policy}
-    return problem(503, slug="not-ready", title="Not ready", detail="; ".join(
-        f"{k}: {v}" for k, v in checks.items() if v != "ok"), checks=checks)
+    return ReadyOut(checks=dict(readiness.checks), policy=PolicyHealthOut(
+        version=ctx.policy.version, current=not getattr(watcher, "mismatch", False),
+        release_table_readable=getattr(watcher, "healthy", True)))
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+            responses={200: {"description": "The Prometheus text format.",
+                             "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def metrics() -> Response:
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()

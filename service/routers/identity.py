@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from archive.identity.models import User
-from archive.identity.service import NewUser
-from audit.events import AuditAction
-from service.deps import AdminPrincipal, Audit, CurrentPrincipal, Identity, Uow
-from service.schemas import DepartmentIn, DepartmentOut, Page, UserIn, UserOut, UserPatch
+from archive.identity.models import Department, User
+from archive.identity.service import NewUser, UserChange
+from service.deps import Audit, CurrentPrincipal, DepartmentAdmin, Identity, UserAdmin
+from service.schemas.common import Page, problem_responses
+from service.schemas.identity import DepartmentIn, DepartmentOut, UserIn, UserOut, UserPatch
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 
@@ -24,76 +24,57 @@ def user_out(user: User) -> UserOut:
     )
 
 
-@router.get("/users/me", response_model=UserOut, summary="The signed-in user")
+def department_out(department: Department) -> DepartmentOut:
+    return DepartmentOut(id=department.id, code=department.code, name=department.name)
+
+
+@router.get("/users/me", response_model=UserOut, summary="The signed-in user", responses=problem_responses(404))
 def me(principal: CurrentPrincipal, identity: Identity) -> UserOut:
     return user_out(identity.get_user(principal.id))
 
 
-@router.get("/users", response_model=Page[UserOut], summary="List users (admin)")
+@router.get("/users", response_model=Page[UserOut], summary="List users (admin)", responses=problem_responses(403))
 def list_users(
-    _admin: AdminPrincipal,
+    _admin: UserAdmin,
     identity: Identity,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=64, description="The last username of the previous page.")] = None,
 ) -> Page[UserOut]:
-    users = identity.users(limit=limit + 1, after=cursor)
-    page = [user_out(u) for u in users[:limit]]
-    return Page(items=page, next_cursor=page[-1].username if len(users) > limit else None)
+    page = identity.user_page(limit=limit, after=cursor)
+    return Page(items=[user_out(u) for u in page.users], next_cursor=page.next_cursor)
 
 
-@router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED, summary="Add a user (admin)")
-def add_user(body: UserIn, _admin: AdminPrincipal, identity: Identity, uow: Uow, audit: Audit) -> UserOut:
-    user = identity.add_user(NewUser(
+@router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED, summary="Add a user (admin)",
+             responses=problem_responses(403, 409))
+def add_user(body: UserIn, _admin: UserAdmin, identity: Identity, audit: Audit) -> UserOut:
+    return user_out(identity.create_user(NewUser(
         username=body.username, display_name=body.display_name, password=body.password, roles=body.roles,
         department_code=body.department, kind=body.kind, customer_id=body.customer_id,
-    ))
-    audit.record(uow.session, AuditAction.USER_CREATED, resource_type="user", resource_id=str(user.id))
-    uow.commit()
-    return user_out(user)
+    ), audit))
 
 
-@router.patch("/users/{user_id}", response_model=UserOut, summary="Change roles, department, password or disable")
-def patch_user(
-    user_id: uuid.UUID, body: UserPatch, _admin: AdminPrincipal, identity: Identity, uow: Uow, audit: Audit
-) -> UserOut:
-    user = identity.get_user(user_id)
-    fields = body.model_fields_set
-    if "department" in fields:
-        user = identity.set_department(user, body.department)
-    if body.roles is not None:
-        user = identity.set_roles(user, body.roles)
-    if body.disabled is not None:
-        user = identity.set_disabled(user, body.disabled)
-    if body.password is not None:
-        identity.set_password(user, body.password)
-    audit.record(uow.session, AuditAction.USER_CHANGED, resource_type="user", resource_id=str(user_id),
-                 fields=tuple(sorted(fields)))
-    uow.commit()
-    return user_out(identity.get_user(user_id))
+@router.patch("/users/{user_id}", response_model=UserOut, summary="Change roles, department, password or disable",
+              responses=problem_responses(403, 404))
+def patch_user(user_id: uuid.UUID, body: UserPatch, _admin: UserAdmin, identity: Identity, audit: Audit) -> UserOut:
+    change = UserChange(roles=body.roles, department_code=body.department,
+                        department_given="department" in body.model_fields_set, disabled=body.disabled,
+                        password=body.password)
+    return user_out(identity.change_user(user_id, change, audit))
 
 
 @router.post("/users/{user_id}/revoke-sessions", response_model=UserOut,
-             summary="Revoke every token the user holds (admin)")
-def revoke_sessions(user_id: uuid.UUID, _admin: AdminPrincipal, identity: Identity, uow: Uow,
-                    audit: Audit) -> UserOut:
-    user = identity.revoke_sessions(identity.get_user(user_id))
-    audit.record(uow.session, AuditAction.USER_SESSIONS_REVOKED, resource_type="user", resource_id=str(user_id))
-    uow.commit()
-    return user_out(user)
+             summary="Revoke every token the user holds (admin)", responses=problem_responses(403, 404))
+def revoke_sessions(user_id: uuid.UUID, _admin: UserAdmin, identity: Identity, audit: Audit) -> UserOut:
+    return user_out(identity.revoke_user_sessions(user_id, audit))
 
 
-@router.get("/departments", response_model=Page[DepartmentOut], summary="List departments (admin)")
-def list_departments(_admin: AdminPrincipal, identity: Identity) -> Page[DepartmentOut]:
-    return Page(items=[DepartmentOut(id=d.id, code=d.code, name=d.name) for d in identity.departments()],
-                next_cursor=None)
+@router.get("/departments", response_model=Page[DepartmentOut], summary="List departments (admin)",
+            responses=problem_responses(403))
+def list_departments(_admin: DepartmentAdmin, identity: Identity) -> Page[DepartmentOut]:
+    return Page(items=[department_out(d) for d in identity.departments()], next_cursor=None)
 
 
 @router.post("/departments", response_model=DepartmentOut, status_code=status.HTTP_201_CREATED,
-             summary="Add a department (admin)")
-def add_department(body: DepartmentIn, _admin: AdminPrincipal, identity: Identity, uow: Uow,
-                   audit: Audit) -> DepartmentOut:
-    department = identity.add_department(body.code, body.name)
-    audit.record(uow.session, AuditAction.DEPARTMENT_CREATED, resource_type="department",
-                 resource_id=str(department.id))
-    uow.commit()
-    return DepartmentOut(id=department.id, code=department.code, name=department.name)
+             summary="Add a department (admin)", responses=problem_responses(403, 409))
+def add_department(body: DepartmentIn, _admin: DepartmentAdmin, identity: Identity, audit: Audit) -> DepartmentOut:
+    return department_out(identity.create_department(body.code, body.name, audit))

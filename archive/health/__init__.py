@@ -1,0 +1,1 @@
+"""Readiness: whether this process can do its work now (database, schema, keys, access log)."""
