@@ -1,5 +1,7 @@
-"""What one process needs to serve: settings, database, passwords, tokens, throttle.
-Built once per process (`AppContext.from_settings`) and kept on `app.state.ctx`."""
+"""What one process needs to serve: settings, database, passwords, tokens, throttle, and the
+one governance gate (which alone holds the grant authority the key ring trusts). Built once per
+process (`AppContext.from_settings`) and kept on `app.state.ctx`; the per-request services
+(service/deps.py) are made from it."""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ from dataclasses import dataclass
 
 from archive import keyfiles
 from archive.blobs import BlobStore, blob_store_from
+from archive.customers.importing import CustomerImporter
 from archive.datakeys import SqlKeyStore
 from archive.db import Database
-from archive.gate import CustomerGate, DocumentGate
+from archive.gate import CustomerGate, Gate
+from archive.identity.names import Names
 from archive.identity.passwords import Passwords
 from archive.identity.throttle import LoginThrottle
 from archive.identity.tokens import OidcVerifier, TokenService
@@ -18,10 +22,8 @@ from archive.policy import PolicyEngine
 from archive.settings import Settings
 from audit.lookup import AuditLookup
 from crypto.blind_index import BlindIndex
-from crypto.envelope import FieldCipher
 from crypto.keyring import KeyRing
 from crypto.keys import LocalKeyProvider, generate_local_keys
-from crypto.streaming import BlobCipher
 
 
 @dataclass
@@ -36,9 +38,10 @@ class AppContext:
     policy: PolicyEngine
     key_ring: KeyRing
     blind_index: BlindIndex
-    customers: CustomerGate
+    gate: Gate
+    names: Names  # department codes and usernames by id, cached for the process
     blob_store: BlobStore
-    documents: DocumentGate
+    customers: CustomerGate  # TRANSITIONAL (issue 26): the importer's old gate call (`authorize_import`)
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database | None = None) -> AppContext:
@@ -51,7 +54,8 @@ class AppContext:
         index = BlindIndex.from_directory(settings.keys_dir)
         lookup = keyfiles.audit_lookup(settings.keys_dir, create=not settings.production)
         policy = PolicyEngine(settings.policy_dir)
-        customers = CustomerGate(policy, FieldCipher(ring), index, lookup)
+        gate = Gate(policy, ring, lookup=lookup)
+        customers = CustomerGate(gate)
         blobs = blob_store_from(settings)
         return cls(
             settings=settings,
@@ -67,11 +71,15 @@ class AppContext:
             policy=policy,
             key_ring=ring,
             blind_index=index,
-            customers=customers,
+            gate=gate,
+            names=Names(),
             blob_store=blobs,
-            documents=DocumentGate(customers, BlobCipher(ring), blobs, db.session_factory,
-                                   max_bytes=settings.blobs.document_max_bytes),
+            customers=customers,
         )
+
+    def customer_importer(self) -> CustomerImporter:
+        """The bulk intake; it runs its own units of work, a part of the file at a time."""
+        return CustomerImporter(self.db, self.gate, self.key_ring, self.blind_index)
 
 
 def token_service(settings: Settings) -> TokenService:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from archive.auditing import Auditor, actor_of
+from archive.customers.service import CustomerService
 from archive.db import UnitOfWork
 from archive.errors import AuthenticationFailed, Forbidden
+from archive.gate import Caller
 from archive.identity.principal import Principal
 from archive.identity.repository import IdentityRepository
 from archive.identity.service import IdentityService
@@ -30,8 +32,9 @@ Context = Annotated[AppContext, Depends(get_context)]
 
 
 def get_uow(ctx: Context) -> Iterator[UnitOfWork]:
-    """This request's unit of work. Nothing here commits: the route (or the gate) commits
-    explicitly before its response is built; what is left uncommitted is rolled back."""
+    """This request's unit of work, not yet entered: the service the route calls runs `with uow:`
+    around its work (one transaction, committed when the block ends). Nothing here commits;
+    what is left uncommitted when the request ends is rolled back."""
     with ctx.db.session_factory() as session:
         yield UnitOfWork(session)
 
@@ -103,3 +106,29 @@ def get_auditor(request: Request, ctx: Context, principal: CurrentPrincipal, add
 
 
 Audit = Annotated[Auditor, Depends(get_auditor)]
+
+
+def get_caller(principal: CurrentPrincipal, auditor: Audit,
+               x_purpose: Annotated[str | None, Header(alias="X-Purpose", description=(
+                   "Why you read this: a purpose id of policies/purposes.yaml your role may use."))] = None) -> Caller:
+    """Who asks and why, as the gate takes it: the caller, their auditor and `X-Purpose`."""
+    return Caller(principal, auditor, x_purpose)
+
+
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
+
+
+def get_self_caller(principal: CurrentPrincipal, auditor: Audit) -> Caller:
+    """A customer's own calls (`/me`): no `X-Purpose`; the purpose is implied."""
+    return Caller(principal, auditor)
+
+
+SelfCaller = Annotated[Caller, Depends(get_self_caller)]
+
+
+def get_customer_service(ctx: Context, uow: Uow) -> CustomerService:
+    return CustomerService(uow, ctx.gate, index=ctx.blind_index, ring=ctx.key_ring, names=ctx.names,
+                           importer=ctx.customer_importer())
+
+
+Customers = Annotated[CustomerService, Depends(get_customer_service)]

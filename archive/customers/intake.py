@@ -10,27 +10,23 @@ one at a time (`POST /customers`) or a whole file at once (the import).
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Protocol
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from archive.customers.models import Customer
-from archive.db import one_of
+from archive.customers.models import PUBLIC_NAME_KINDS as PUBLIC_NAME_KINDS  # rowwork imports it from here
+from archive.customers.repository import CustomerRepository, Registered
 from crypto.blind_index import DROP_SEPARATORS_AND_PUNCTUATION, IndexKind
 from crypto.errors import InvalidIndexValue
 
-_CUSTOMERS = Customer.__table__
 SIMILAR_NAME = 92  # rapidfuzz ratio (0–100) from which two company names are flagged
-PUBLIC_NAME_KINDS = ("enterprise", "institution")
 # Legal-form words that do not tell two companies apart (a name is compared without them).
 # Matched against case-folded text, so without IGNORECASE (which made each search three times
 # slower); the one letter IGNORECASE also took for an ASCII one, dotless ı for i, is spelled out.
@@ -111,7 +107,7 @@ class DuplicateCheck:
     looked at without them, so they are still met as rows of the file."""
 
     def __init__(self, session: Session, index: Indexer, *, own: AbstractSet[uuid.UUID] = frozenset()) -> None:
-        self.session = session
+        self.repo = CustomerRepository(session)
         self.index = index
         self.own = own
         self._seen: list[Candidate] = []  # the file's rows so far, numbered across calls
@@ -147,13 +143,11 @@ class DuplicateCheck:
             return candidate.indexes[field]
         return index_candidates(self.index, kind, value)
 
-    def _registered(self, wanted: Mapping[str, set[str]]) -> list[_Registered]:
+    def _registered(self, wanted: Mapping[str, set[str]]) -> list[Registered]:
         """Registered customers holding any of the wanted index values, in one query per part."""
         if not any(wanted.values()):
             return []
-        connection = self.session.connection()  # Core: no ORM compile state for a query per part
-        found = [_Registered(*row) for row in connection.execute(
-            _register_query(connection.dialect.name), {f: list(wanted.get(f, ())) for f in _REGISTER_FIELDS})]
+        found = self.repo.registered_with(wanted)
         return [r for r in found if r.id not in self.own] if self.own else found
 
     def _earlier(self, row: int) -> tuple[uuid.UUID, str]:
@@ -161,7 +155,7 @@ class DuplicateCheck:
         return uuid.UUID(int=row + 1), self._seen[row].code or f"row {row + 1}"
 
     def _identifiers(self, candidates: Sequence[Candidate], offset: int, per_row: list[set[str]],
-                     found: list[_Registered], findings: list[Findings]) -> None:
+                     found: list[Registered], findings: list[Findings]) -> None:
         registered: dict[str, tuple[str, uuid.UUID, str]] = {}
         for r in found:
             for column, value in (("id_number", r.id_number), ("tax_number", r.tax_number)):
@@ -181,7 +175,7 @@ class DuplicateCheck:
                 earlier.setdefault(h, offset + i)
 
     def _phones(self, candidates: Sequence[Candidate], offset: int, per_row: list[list[str]],
-                found: list[_Registered], findings: list[Findings]) -> None:
+                found: list[Registered], findings: list[Findings]) -> None:
         registered = {r.phone: (r.id, r.code) for r in found if r.phone}
         earlier = self._earlier_phones
         for i, (candidate, hexes) in enumerate(zip(candidates, per_row, strict=True)):
@@ -193,7 +187,7 @@ class DuplicateCheck:
             for h in hexes:
                 earlier.setdefault(h, offset + i)
 
-    def _private_names(self, candidates: Sequence[Candidate], per_row: list[list[str]], found: list[_Registered],
+    def _private_names(self, candidates: Sequence[Candidate], per_row: list[list[str]], found: list[Registered],
                        findings: list[Findings]) -> None:
         """An individual's name is sealed: the same normalised name (blind index) is flagged."""
         registered = {r.name: (r.id, r.code) for r in found if r.name}
@@ -210,10 +204,7 @@ class DuplicateCheck:
         if not public:
             return
         if self._company_names is None:  # once per file (rows it writes later are not in it)
-            table = _CUSTOMERS.c
-            self._company_names = [(r.id, r.code, r.name_key) for r in self.session.connection().execute(
-                select(table.id, table.code, table.name_key).where(table.name_key.is_not(None)))
-                if r.id not in self.own]
+            self._company_names = [r for r in self.repo.company_names() if r[0] not in self.own]
         registered = self._company_names
         keys = [r[2] for r in registered]
         if not keys:
@@ -226,28 +217,6 @@ class DuplicateCheck:
                     findings[i].flags.append(Match("name", customer_id, code, int(best[1])))
 
 
-_REGISTER_FIELDS = ("id_number", "tax_number", "phone", "name")
-
-
-@functools.cache
-def _register_query(dialect: str) -> Select[Any]:
-    """The register's customers holding any of the index values given as the parameters named
-    after the fields (`_REGISTER_FIELDS`): built once, run for every part of a file."""
-    table = _CUSTOMERS.c
-    return select(table.id, table.code, table.id_number_bidx, table.tax_number_bidx, table.phone_bidx,
-                  table.name_bidx).where(or_(*(one_of(table[f"{field}_bidx"], None, dialect, name=field)
-                                               for field in _REGISTER_FIELDS)))
-
-
-class _Registered(NamedTuple):
-    id: uuid.UUID
-    code: str
-    id_number: str | None
-    tax_number: str | None
-    phone: str | None
-    name: str | None
-
-
 def batch_row_of(customer_id: uuid.UUID) -> int | None:
     """The row of the file (counted across `many` calls) a stand-in id names, or None for a
     registered customer."""
@@ -255,3 +224,15 @@ def batch_row_of(customer_id: uuid.UUID) -> int | None:
 
 
 MAX_BATCH = 2**32  # stand-in ids are 1..n; a real (UUIDv7) id is far larger
+
+
+def registration_refusal(principal_id: uuid.UUID, principal_department: uuid.UUID | None, *,
+                         department_id: uuid.UUID, owner_id: uuid.UUID, owner_department: uuid.UUID | None,
+                         whole_department: bool) -> str | None:
+    """Why the caller may not register a customer for this department and owner (DOMAIN.md
+    "Intake": a rep records their own, a head any in the department), or None if they may."""
+    if (department_id != principal_department or owner_department != department_id
+            or (not whole_department and owner_id != principal_id)):
+        return ("You register customers for yourself" + (" or your department's staff" if whole_department else "")
+                + "; a manager assigns them elsewhere.")
+    return None

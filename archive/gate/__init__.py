@@ -87,12 +87,9 @@ from archive.gate.access import Gate
 from archive.gate.admission import Admission, GrantPending
 from archive.gate.caller import BreakGlassLookup, Caller, CustomerRecord
 
-# TRANSITIONAL (issue 26): the old entry points, until their callers have moved to the API above.
-from archive.gate.core import authorize_log_access, etag, refuse
-from archive.gate.customers import CustomerGate
-from archive.gate.documents import DocumentGate, UploadPermit
+# TRANSITIONAL (issue 26): the old entry points (archive/gate/legacy.py), until their callers move.
+from archive.gate.legacy import CustomerGate, authorize_log_access
 from archive.gate.refusal import BREAK_GLASS_POINTER, LOAN_POINTER, deny
 
 __all__ = ["BREAK_GLASS_POINTER", "LOAN_POINTER", "Admission", "BreakGlassLookup", "Caller", "CustomerGate",
-           "CustomerRecord", "DocumentGate", "Gate", "GrantPending", "UploadPermit", "authorize_log_access", "deny",
-           "etag", "refuse"]
+           "CustomerRecord", "Gate", "GrantPending", "authorize_log_access", "deny"]

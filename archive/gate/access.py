@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from archive.auditing import Auditor
 from archive.customers.models import Customer
@@ -28,6 +29,7 @@ from crypto.keyring import KeyRing
 from crypto.streaming import BlobCipher, BlobReader, Readable
 
 CONTENT_FIELD = "documents.content"
+R = TypeVar("R", bound=CustomerRecord)
 
 
 class Gate:
@@ -79,25 +81,16 @@ class Gate:
         return decision
 
     def _purpose(self, caller: Caller, action: Action | AuditAction, target: Mapping[str, object]) -> Purpose:
-        stated = caller.purpose
-        usable = ", ".join(p.value for p in self.policy.usable_purposes(caller.principal.roles)) or "none"
-        if not stated:
-            error = BadRequest(f"State why you read this: send the X-Purpose header. Purposes you may use: {usable}.")
-        else:
-            try:
-                return Purpose(stated)
-            except ValueError:
-                error = BadRequest(f"Unknown purpose {stated!r}. Purposes you may use: {usable}.")
-        raise deny(caller.auditor, action, error, purpose=stated or "", policy_version=self.policy.version, **target)
+        return stated_purpose(self.policy, caller, action, target)
 
     # -- step 4: the record's scope --------------------------------------------------------------
 
     def check_scope(self, uow: UnitOfWork, caller: Caller, decision: PurposeDecision,
-                    customer: CustomerRecord | None, *, missing: str = "No such customer.",
-                    resource_type: str = "customer", resource_id: str | None = None) -> None:
-        """The customer the service loaded (None: there is none) is within the decision's
-        scope, else 404 (`missing`; also for a caller who could never read it) or 403 with the
-        loan pointer for staff who could borrow it."""
+                    customer: R | None, *, missing: str = "No such customer.",
+                    resource_type: str = "customer", resource_id: str | None = None) -> R:
+        """The customer the service loaded (None: there is none), if it is within the
+        decision's scope; else 404 (`missing`; also for a caller who could never read it) or
+        403 with the loan pointer for staff who could borrow it."""
         if customer is None:
             raise self._deny(caller, decision.action, NotFound(missing), decision, resource_type=resource_type,
                              resource_id=resource_id or "")
@@ -111,6 +104,7 @@ class Gate:
             detail = f"Customer {customer.code} is outside your scope; " + (
                 f"no active loan for it: {LOAN_POINTER}." if scope.loan_pointer else scope.reason)
             raise self._deny(caller, decision.action, Forbidden(detail), decision, **target)
+        return customer
 
     def in_scope(self, caller: Caller, decision: PurposeDecision, customer: CustomerRecord) -> bool:
         """Step 4 as a question, for filtering search matches and review lists (no event)."""
@@ -276,25 +270,48 @@ class Gate:
         ctx = FieldContext("documents", "content", document_id, customer_id)
         return self.blob_cipher.decrypt(admission.grant, ctx, source, plaintext_size=size, sha256=sha256)
 
+    def lookup_tokens(self, kind: str, value: str) -> tuple[str, ...]:
+        """What an exact search's event keeps of the value searched: keyed hashes under every
+        audit lookup key (so a compliance officer can find the searches for a value), never it."""
+        return tuple(self.lookup.tokens(kind, value)) if self.lookup is not None else ()
+
     # -- the access log ---------------------------------------------------------------------------
 
     def authorize_log(self, uow: UnitOfWork, caller: Caller, action: AuditAction) -> None:
         """Only a role that may state purpose `audit` reads the access log, and only under it;
         the allowed event is written in the unit of work, a refusal through the refusal path."""
-        target = {"resource_type": "audit_log"}
-        purpose = self._purpose(caller, action, target)
-        if purpose is not Purpose.AUDIT:
-            error = Forbidden(f"The access log is read under purpose 'audit', not {purpose.value!r}.")
-        elif purpose not in self.policy.usable_purposes(caller.principal.roles):
-            error = Forbidden("Your role may not use purpose 'audit': the access log is for compliance officers.")
-        else:
-            caller.auditor.record(uow.session, action, Decision.ALLOWED, resource_type="audit_log",
-                                  purpose=purpose.value, reason="compliance review",
-                                  policy_version=self.policy.version)
-            return
-        raise deny(caller.auditor, action, error, purpose=caller.purpose or "", policy_version=self.policy.version,
-                   **target)
+        authorize_log(uow, self.policy, caller, action)
 
     def __repr__(self) -> str:
         return f"Gate(policy={self.policy.version!r})"
 
+
+
+def stated_purpose(policy: PolicyEngine, caller: Caller, action: Action | AuditAction,
+                   target: Mapping[str, object]) -> Purpose:
+    """Step 2: the purpose the caller stated, if it is one; else 400 naming those they may use."""
+    stated = caller.purpose
+    usable = ", ".join(p.value for p in policy.usable_purposes(caller.principal.roles)) or "none"
+    if not stated:
+        error = BadRequest(f"State why you read this: send the X-Purpose header. Purposes you may use: {usable}.")
+    else:
+        try:
+            return Purpose(stated)
+        except ValueError:
+            error = BadRequest(f"Unknown purpose {stated!r}. Purposes you may use: {usable}.")
+    raise deny(caller.auditor, action, error, purpose=stated or "", policy_version=policy.version, **target)
+
+
+def authorize_log(uow: UnitOfWork, policy: PolicyEngine, caller: Caller, action: AuditAction) -> None:
+    """`Gate.authorize_log`, for the policy given."""
+    target = {"resource_type": "audit_log"}
+    purpose = stated_purpose(policy, caller, action, target)
+    if purpose is not Purpose.AUDIT:
+        error = Forbidden(f"The access log is read under purpose 'audit', not {purpose.value!r}.")
+    elif purpose not in policy.usable_purposes(caller.principal.roles):
+        error = Forbidden("Your role may not use purpose 'audit': the access log is for compliance officers.")
+    else:
+        caller.auditor.record(uow.session, action, Decision.ALLOWED, resource_type="audit_log", purpose=purpose.value,
+                              reason="compliance review", policy_version=policy.version)
+        return
+    raise deny(caller.auditor, action, error, purpose=caller.purpose or "", policy_version=policy.version, **target)

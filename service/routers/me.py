@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
-from service.deps import Audit, Context, CurrentPrincipal, Uow
+from service.deps import Customers, SelfCaller
+from service.schemas.common import problem_responses
+from service.schemas.me import MyRecordOut
 
 router = APIRouter(prefix="/api/v1/me", tags=["the customer"])
 
 
-@router.get("", summary="Your own record (customer login)",
-            description="Everything the archive holds on you, decrypted for you alone; the read is logged.")
-def my_record(principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit) -> dict[str, Any]:
-    return ctx.customers.read_self(uow.session, principal, audit)
+@router.get("", response_model=MyRecordOut, summary="Your own record (customer login)",
+            description="Everything the archive holds on you, decrypted for you alone; the read is logged. "
+                        "Staff logins get 404: no customer record belongs to them.",
+            responses=problem_responses(404, 410))
+def my_record(caller: SelfCaller, customers: Customers) -> dict[str, object]:
+    return customers.read_self(caller)

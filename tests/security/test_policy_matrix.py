@@ -192,7 +192,7 @@ def test_the_matrix_fails_a_wrong_policy(sqlite_world: World, tmp_path: Path) ->
     allow = copy / "allow.csv"
     allow.write_text(allow.read_text().replace("p, sales_rep, advisory, customer.read, standard, own, allow",
                                                "p, sales_rep, advisory, customer.read, standard, all, allow"))
-    gate = sqlite_world.api.app.state.ctx.customers
+    gate = sqlite_world.api.app.state.ctx.gate
     original = gate.policy
     gate.policy = PolicyEngine(copy)
     try:
