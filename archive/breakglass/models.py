@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text, select
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive.db import Base, IdMixin, utcnow
+
+
+class ReviewOutcome(StrEnum):
+    JUSTIFIED = "justified"
+    UNJUSTIFIED = "unjustified"
 
 
 class BreakGlass(IdMixin, Base):
@@ -33,10 +39,8 @@ class BreakGlass(IdMixin, Base):
 
 def active_break_glass(session: Session, user_id: uuid.UUID, customer_id: uuid.UUID,
                        now: datetime | None = None) -> BreakGlass | None:
-    """The caller's open, unexpired break-glass on this customer, if any (the gate asks)."""
-    now = now or utcnow()
-    return session.scalars(
-        select(BreakGlass).where(BreakGlass.opened_by == user_id, BreakGlass.customer_id == customer_id,
-                                 BreakGlass.closed_at.is_(None), BreakGlass.expires_at > now)
-        .order_by(BreakGlass.expires_at.desc()).limit(1)
-    ).first()
+    """TRANSITIONAL (issue 26): use `BreakGlassRepository(session).open_for` (or `.is_open`, a
+    `BreakGlassLookup` for the gate); goes once its last callers have moved."""
+    from archive.breakglass.repository import BreakGlassRepository
+
+    return BreakGlassRepository(session).open_for(user_id, customer_id, now)

@@ -1,8 +1,10 @@
-"""`archive worker`: the one place scheduled jobs run.
+"""`archive worker`: the one place scheduled jobs run (the jobs and the once-per-tick rule are
+in archive/jobs/service.py).
 
 Several workers may run; one is the leader. On PostgreSQL the leader holds a session-level
-advisory lock on a dedicated connection; on SQLite (one machine) an exclusive file lock next
-to the database. Jobs are idempotent per tick besides: each run inserts a (job, tick) row
+advisory lock on a dedicated connection in autocommit mode (no transaction is ever left open
+on it, and the lock outlives every statement); on SQLite (one machine) an exclusive file lock
+next to the database. Jobs are idempotent per tick besides: each run inserts a (job, tick) row
 whose unique constraint refuses a second run of the same tick.
 """
 
@@ -11,85 +13,22 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 import structlog
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from archive.db import Database, utcnow
-from archive.jobs.models import JobRun
+from archive.db import Database
+from archive.jobs.service import REGISTRY, JobContext, RegisteredJob, job, run_tick, tick_key
 
-if TYPE_CHECKING:
-    from archive.auditing import Auditor
+__all__ = ["LEADER_LOCK_KEY", "REGISTRY", "JobContext", "LeaderLock", "RegisteredJob", "job", "run_tick",
+           "serve_forever", "tick_key", "worker_name"]
 
 log = structlog.get_logger("archive.worker")
 
 LEADER_LOCK_KEY = 0x41524348  # "ARCH": the advisory-lock key every worker competes for
-
-
-@dataclass(frozen=True, slots=True)
-class JobContext:
-    session: Session
-    tick: str
-    db: Database
-    keys_dir: Path | None = None
-
-
-Job = Callable[[JobContext], str | None]
-
-
-@dataclass(frozen=True, slots=True)
-class RegisteredJob:
-    name: str
-    run: Job
-    every_ticks: int = 1
-
-
-REGISTRY: dict[str, RegisteredJob] = {}
-
-
-def job(name: str, *, every_ticks: int = 1) -> Callable[[Job], Job]:
-    """Register a scheduled job; later issues add overdue loans, late hand-overs, checkpoints."""
-
-    def register(fn: Job) -> Job:
-        REGISTRY[name] = RegisteredJob(name, fn, every_ticks)
-        return fn
-
-    return register
-
-
-@job("heartbeat")
-def heartbeat(ctx: JobContext) -> str:
-    """Proves the scheduler ticks: one job_runs row per tick, from the leader only."""
-    return f"tick {ctx.tick}"
-
-
-@job("audit.checkpoint", every_ticks=15)
-def audit_checkpoint(ctx: JobContext) -> str:
-    """Sign the head of the access log periodically: the undetectable window for a rewritten
-    or truncated chain is the checkpoint interval."""
-    from archive.auditlog.service import make_checkpoint
-    from archive.keyfiles import checkpoint_keys
-
-    if ctx.keys_dir is None:
-        return "no keys directory"
-    checkpoint = make_checkpoint(ctx.session.connection(), checkpoint_keys(ctx.keys_dir, create=False), _auditor())
-    return f"checkpoint at {checkpoint.seq}" if checkpoint else "log empty"
-
-
-def _auditor() -> Auditor:
-    """The worker's events name the version of the policy files it is configured with."""
-    from archive.auditing import Auditor, system_actor
-    from archive.policy.files import policy_version
-    from archive.settings import Settings
-
-    return Auditor(system_actor("worker"), policy_version=policy_version(Settings().policy_dir))
 
 
 def worker_name() -> str:
@@ -106,17 +45,17 @@ class LeaderLock:
         self._file: IO[str] | None = None
 
     def acquire(self) -> bool:
+        if self.held:  # asked again: still ours (a second pg_try_advisory_lock would stack)
+            return True
         if self.db.dialect == "postgresql":
-            if self._conn is None:
-                self._conn = self.db.engine.connect()
+            # Autocommit: each statement is its own transaction, so the connection idles outside
+            # one while the session-level lock stays held.
+            self._conn = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             got = bool(self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK_KEY}).scalar())
-            self._conn.commit()
             if not got:
                 self._conn.close()
                 self._conn = None
             return got
-        if self._file is not None:
-            return True
         assert self.lock_path is not None
         handle = self.lock_path.open("a")
         try:
@@ -139,33 +78,6 @@ class LeaderLock:
         if self._file is not None:
             self._file.close()
             self._file = None
-
-
-def tick_key(now: datetime, seconds: float) -> str:
-    return str(int(now.timestamp() // seconds))
-
-
-def run_tick(db: Database, tick: str, *, worker: str, jobs: dict[str, RegisteredJob] | None = None,
-             keys_dir: Path | None = None) -> list[str]:
-    """Run every due job once for this tick; a job already recorded for it is skipped."""
-    ran: list[str] = []
-    for registered in (jobs or REGISTRY).values():
-        if int(tick) % registered.every_ticks:
-            continue
-        try:
-            with db.unit_of_work() as uow:
-                uow.session.add(JobRun(job=registered.name, tick=tick, worker=worker))
-                uow.session.flush()
-                detail = registered.run(JobContext(uow.session, tick, db, keys_dir))
-                run = uow.session.query(JobRun).filter_by(job=registered.name, tick=tick).one()
-                run.outcome, run.detail, run.finished_at = "done", detail, utcnow()
-            ran.append(registered.name)
-            log.info("worker.job.done", job=registered.name, tick=tick)
-        except IntegrityError:
-            log.info("worker.job.skipped", job=registered.name, tick=tick, why="already ran this tick")
-        except Exception as exc:  # one failing job must not stop the others
-            log.error("worker.job.failed", job=registered.name, tick=tick, error=type(exc).__name__)
-    return ran
 
 
 def serve_forever(db: Database, *, tick_seconds: float, lock_path: Path | None, keys_dir: Path | None = None,
@@ -196,26 +108,3 @@ def serve_forever(db: Database, *, tick_seconds: float, lock_path: Path | None, 
         pass
     finally:
         lock.release()
-
-
-
-
-@job("contracts.overdue", every_ticks=5)
-def contracts_overdue(ctx: JobContext) -> str:
-    """Flag contract hand-over steps that went past their one-month due date (004 §3), as of
-    today in the company time zone; the ledger lists them (`GET /contracts?handover=overdue`)."""
-    from datetime import datetime
-
-    from archive.contracts.service import ContractLedger
-    from archive.db import utcnow
-    from archive.settings import Settings
-    from audit.events import AuditAction
-
-    today = datetime.now(Settings().zone).date()
-    ledger = ContractLedger(ctx.session)
-    fresh = ledger.flag_late(today, utcnow())
-    total = len(ledger.late(today))
-    if fresh:
-        _auditor().record(ctx.session, AuditAction.CONTRACTS_OVERDUE, resource_type="contract",
-                          extra={"newly_late": str(fresh), "late": str(total)})
-    return f"{total} late step(s), {fresh} new"

@@ -9,46 +9,23 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
-from archive.auditlog.repository import EventFilter, encode_cursor, list_events, unusual_volume
-from archive.gate import authorize_log_access
-from audit import checkpoints
-from audit.chain import integrate_batch
-from audit.events import AuditAction
-from audit.verify import verify
-from service.deps import Audit, Context, CurrentPrincipal, Uow
-from service.schemas import Page
+from archive.auditlog.repository import EventFilter
+from archive.auditlog.service import AuditLogService
+from service.deps import Context, CurrentCaller, Uow
+from service.schemas.audit import CheckpointOut, EventOut, LookupIn, LookupOut, UnusualOut, VerifyOut
+from service.schemas.common import Page, problem_responses
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 public_router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
-XPurpose = Annotated[str | None, Header(alias="X-Purpose", description="Must be `audit`.")]
+LOG_PROBLEMS = problem_responses(400, 403)  # purpose missing or unknown; not `audit`, or a role without it
+CSV = "text/csv"
 
 
-class EventOut(BaseModel):
-    id: uuid.UUID
-    seq: int | None = Field(description="Position in the hash chain; null while pending (≤ 1 s).")
-    occurred_at: datetime
-    actor_kind: str
-    actor_id: str
-    actor_name: str
-    actor_roles: list[str]
-    action: str
-    decision: str
-    resource_type: str
-    resource_id: str
-    customer_ids: list[str]
-    purpose: str
-    categories: list[str]
-    fields: list[str]
-    reason: str
-    policy_rule: str
-    policy_version: str
-    request_id: str
-    client_address: str
-    break_glass: bool
+def _service(ctx: Context, uow: Uow) -> AuditLogService:
+    return AuditLogService(uow, ctx.gate, lookup=ctx.audit_lookup, verifier=ctx.checkpoint_keys)
 
 
 def _us(value: datetime | None) -> int | None:
@@ -68,10 +45,12 @@ def _event(row: Any) -> EventOut:
 
 
 @router.get("/events", response_model=Page[EventOut], summary="Search the access log",
+            responses={**LOG_PROBLEMS, 200: {"content": {CSV: {"schema": {"type": "string"}}},
+                                               "description": "The page (`format=csv`: as CSV)."}},
             description="Newest first. `customer` finds every event that touched a customer (list reads too). "
             "`format=csv` exports the page as CSV.")
 def events(
-    principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit, x_purpose: XPurpose = None,
+    caller: CurrentCaller, ctx: Context, uow: Uow,
     customer: uuid.UUID | None = None,
     actor: Annotated[str | None, Query(max_length=200, description="Actor id or username.")] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
@@ -83,16 +62,13 @@ def events(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=80)] = None,
     format: Literal["json", "csv"] = "json",
-) -> Any:
-    authorize_log_access(uow.session, ctx.policy, principal, x_purpose, audit, AuditAction.AUDIT_READ)
+) -> Page[EventOut] | Response:
     f = EventFilter(customer_id=customer, actor=actor, action=action, purpose=purpose, decision=decision,
                     since_us=_us(since), until_us=_us(until), break_glass=break_glass)
-    rows = list_events(uow.session.connection(), f, limit=limit + 1, cursor=cursor)
-    uow.commit()
-    page: Page[EventOut] = Page(items=[_event(r) for r in rows[:limit]], next_cursor=encode_cursor(rows[limit - 1])
-                if len(rows) > limit else None)
+    found = _service(ctx, uow).events(caller, f, limit=limit, cursor=cursor)
+    page: Page[EventOut] = Page(items=[_event(r) for r in found.rows], next_cursor=found.next_cursor)
     if format == "csv":
-        return Response(_csv(page.items), media_type="text/csv; charset=utf-8",
+        return Response(_csv(page.items), media_type=f"{CSV}; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="audit-events.csv"'})
     return page
 
@@ -108,58 +84,46 @@ def _csv(items: list[EventOut]) -> str:
     return out.getvalue()
 
 
-@router.get("/verify", summary="Verify the hash chain and every checkpoint signature")
-def verify_log(principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit,
-               x_purpose: XPurpose = None) -> dict[str, object]:
-    authorize_log_access(uow.session, ctx.policy, principal, x_purpose, audit, AuditAction.AUDIT_VERIFIED)
-    conn = uow.session.connection()
-    while integrate_batch(conn):  # chain what is pending (this request's event included) first
-        pass
-    report = verify(conn, ctx.checkpoint_keys).to_json()
-    uow.commit()
-    return report
+@router.get("/verify", response_model=VerifyOut, responses=LOG_PROBLEMS,
+            summary="Verify the hash chain and every checkpoint signature")
+def verify_log(caller: CurrentCaller, ctx: Context, uow: Uow) -> VerifyOut:
+    report = _service(ctx, uow).verify(caller)
+    first = report.first
+    return VerifyOut(ok=report.ok, checked=report.checked, head_seq=report.head_seq, head_hash=report.head_hash.hex(),
+                     pending=report.pending, checkpoints_checked=report.checkpoints_checked,
+                     first_bad_seq=first.seq if first else None, damage=first.kind if first else None,
+                     detail=first.detail if first else None)
 
 
-@router.get("/checkpoints", summary="Signed checkpoints of the chain head, newest first")
-def list_checkpoints(principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit,
-                     x_purpose: XPurpose = None,
-                     limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, object]:
-    authorize_log_access(uow.session, ctx.policy, principal, x_purpose, audit, AuditAction.AUDIT_READ)
-    found = checkpoints.listed(uow.session.connection(), limit=limit)
-    uow.commit()
-    return {"items": [c.to_json() for c in found], "next_cursor": None}
+@router.get("/checkpoints", response_model=Page[CheckpointOut], responses=LOG_PROBLEMS,
+            summary="Signed checkpoints of the chain head, newest first")
+def list_checkpoints(caller: CurrentCaller, ctx: Context, uow: Uow,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Page[CheckpointOut]:
+    found = _service(ctx, uow).checkpoints(caller, limit=limit)
+    return Page(items=[CheckpointOut.model_validate(c.to_json()) for c in found], next_cursor=None)
 
 
-@router.get("/unusual", summary="Actors who touched unusually many customers in one hour")
-def unusual(principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit, x_purpose: XPurpose = None,
-            since: datetime | None = None,
+@router.get("/unusual", response_model=Page[UnusualOut], responses=LOG_PROBLEMS,
+            summary="Actors who touched unusually many customers in one hour")
+def unusual(caller: CurrentCaller, ctx: Context, uow: Uow, since: datetime | None = None,
             threshold: Annotated[int, Query(ge=1, description="Distinct customers per hour.")] = 100,
-            ) -> dict[str, object]:
-    authorize_log_access(uow.session, ctx.policy, principal, x_purpose, audit, AuditAction.AUDIT_READ)
-    rows = unusual_volume(uow.session.connection(), since_us=_us(since) or 0, threshold=threshold)
-    uow.commit()
-    return {"items": [{"actor_id": r.actor_id, "actor_name": r.actor_name,
-                       "hour_start": datetime.fromtimestamp(int(r.hour) * 3600).astimezone().isoformat(),
-                       "customers": int(r.customers)} for r in rows], "next_cursor": None}
+            ) -> Page[UnusualOut]:
+    rows = _service(ctx, uow).unusual(caller, since_us=_us(since) or 0, threshold=threshold)
+    return Page(items=[UnusualOut(actor_id=r.actor_id, actor_name=r.actor_name,
+                                  hour_start=datetime.fromtimestamp(int(r.hour) * 3600).astimezone(),
+                                  customers=int(r.customers)) for r in rows], next_cursor=None)
 
 
-class LookupIn(BaseModel):
-    kind: Literal["id_number", "tax_number", "phone", "email", "username"]
-    value: str = Field(min_length=1, max_length=200)
-
-
-@router.post("/lookup", summary="Does this identifying value appear in the log?",
+@router.post("/lookup", response_model=LookupOut, responses=LOG_PROBLEMS,
+             summary="Does this identifying value appear in the log?",
              description="The value is hashed with the audit key; the log never holds it, and this "
                          "lookup is logged with the hash only.")
-def lookup(body: LookupIn, principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit,
-           x_purpose: XPurpose = None) -> dict[str, object]:
-    tokens = tuple(ctx.audit_lookup.tokens(body.kind, body.value))
-    authorize_log_access(uow.session, ctx.policy, principal, x_purpose, audit, AuditAction.AUDIT_LOOKUP)
-    rows = list_events(uow.session.connection(), EventFilter(lookup_tokens=tokens), limit=500)
-    uow.commit()
-    return {"appears": bool(rows), "event_ids": [str(r.id) for r in rows]}
+def lookup(body: LookupIn, caller: CurrentCaller, ctx: Context, uow: Uow) -> LookupOut:
+    found = _service(ctx, uow).lookup(caller, body.kind, body.value)
+    return LookupOut(appears=found.appears, event_ids=[r.id for r in found.rows])
 
 
-@public_router.get("/public-keys", summary="Public keys that verify checkpoints (no token needed)")
+@public_router.get("/public-keys", response_model=dict[str, str],
+                   summary="Public keys that verify checkpoints (no token needed)")
 def public_keys(ctx: Context) -> dict[str, str]:
     return ctx.checkpoint_keys.public_pem()

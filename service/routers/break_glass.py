@@ -3,57 +3,30 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
 
-from archive.breakglass.models import BreakGlass
-from archive.breakglass.service import (
-    DEFAULT_MINUTES,
-    MAX_MINUTES,
-    BreakGlassDesk,
-    ReviewOutcome,
-)
+from archive.breakglass.models import BreakGlass, ReviewOutcome
+from archive.breakglass.service import DEFAULT_MINUTES, BreakGlassService
 from archive.db import utcnow
 from service.deps import Audit, Context, CurrentPrincipal, Uow
+from service.schemas.breakglass import BreakGlassIn, BreakGlassOut, ReviewIn
+from service.schemas.common import Page, problem_responses
 
 router = APIRouter(prefix="/api/v1/break-glass", tags=["break-glass"])
 
 
-class BreakGlassIn(BaseModel):
-    customer_id: uuid.UUID
-    justification: str = Field(max_length=4000, description="Why emergency access is needed; the reviewer reads it.")
-    minutes: int = Field(DEFAULT_MINUTES, description=f"How long it stays open (1–{MAX_MINUTES}).")
-
-
-class ReviewIn(BaseModel):
-    outcome: ReviewOutcome
-    note: str = Field("", max_length=4000)
-
-
-class BreakGlassOut(BaseModel):
-    id: uuid.UUID
-    customer_id: uuid.UUID
-    opened_by: uuid.UUID
-    justification: str
-    opened_at: datetime
-    expires_at: datetime
-    closed_at: datetime | None
-    active: bool
-    reviewed_by: uuid.UUID | None
-    reviewed_at: datetime | None
-    review_outcome: str | None
-    review_note: str | None
-
-
 def _out(row: BreakGlass) -> BreakGlassOut:
-    fields = {name: getattr(row, name) for name in BreakGlassOut.model_fields if name != "active"}
-    return BreakGlassOut(active=row.active(utcnow()), **fields)
+    return BreakGlassOut(
+        id=row.id, customer_id=row.customer_id, opened_by=row.opened_by, justification=row.justification,
+        opened_at=row.opened_at, expires_at=row.expires_at, closed_at=row.closed_at, active=row.active(utcnow()),
+        reviewed_by=row.reviewed_by, reviewed_at=row.reviewed_at,
+        review_outcome=ReviewOutcome(row.review_outcome) if row.review_outcome else None, review_note=row.review_note)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=BreakGlassOut,
+             responses=problem_responses(403, 404, 409),
              summary="Open break-glass on one customer (compliance officer)",
              description="Emergency access to every category of one customer, for a bounded time (default "
                          f"{DEFAULT_MINUTES} min). Reads under it use `X-Purpose: audit`, are flagged "
@@ -61,33 +34,28 @@ def _out(row: BreakGlass) -> BreakGlassOut:
                          "compliance officer or the general manager.")
 def open_break_glass(body: BreakGlassIn, principal: CurrentPrincipal, ctx: Context, uow: Uow,
                      audit: Audit) -> BreakGlassOut:
-    view = BreakGlassDesk(uow.session, audit, ctx.policy.version).open(principal, body.customer_id,
-                                                                        body.justification, body.minutes)
-    uow.commit()
-    return _out(view)
+    return _out(BreakGlassService(uow, ctx.policy, audit).open(principal, body.customer_id, body.justification,
+                                                               body.minutes))
 
 
-@router.post("/{break_glass_id}/close", response_model=BreakGlassOut, summary="Close your break-glass early")
+@router.post("/{break_glass_id}/close", response_model=BreakGlassOut, responses=problem_responses(404),
+             summary="Close your break-glass early")
 def close_break_glass(break_glass_id: uuid.UUID, principal: CurrentPrincipal, ctx: Context, uow: Uow,
                       audit: Audit) -> BreakGlassOut:
-    view = BreakGlassDesk(uow.session, audit, ctx.policy.version).close(principal, break_glass_id)
-    uow.commit()
-    return _out(view)
+    return _out(BreakGlassService(uow, ctx.policy, audit).close(principal, break_glass_id))
 
 
-@router.get("", summary="The review list: break-glass not yet reviewed",
+@router.get("", response_model=Page[BreakGlassOut], responses=problem_responses(403),
+            summary="The review list: break-glass not yet reviewed",
             description="For compliance officers and the general manager; oldest first.")
 def pending_break_glass(principal: CurrentPrincipal, ctx: Context, uow: Uow, audit: Audit,
-                        limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, object]:
-    views = BreakGlassDesk(uow.session, audit, ctx.policy.version).pending(principal, limit)
-    return {"items": [_out(v) for v in views], "next_cursor": None}
+                        limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Page[BreakGlassOut]:
+    rows = BreakGlassService(uow, ctx.policy, audit).pending(principal, limit)
+    return Page(items=[_out(r) for r in rows], next_cursor=None)
 
 
-@router.post("/{break_glass_id}/review", response_model=BreakGlassOut,
+@router.post("/{break_glass_id}/review", response_model=BreakGlassOut, responses=problem_responses(403, 404, 409),
              summary="Record the review (someone other than the officer who opened it)")
 def review_break_glass(break_glass_id: uuid.UUID, body: ReviewIn, principal: CurrentPrincipal, ctx: Context,
                        uow: Uow, audit: Audit) -> BreakGlassOut:
-    view = BreakGlassDesk(uow.session, audit, ctx.policy.version).review(principal, break_glass_id, body.outcome,
-                                                                          body.note)
-    uow.commit()
-    return _out(view)
+    return _out(BreakGlassService(uow, ctx.policy, audit).review(principal, break_glass_id, body.outcome, body.note))

@@ -80,3 +80,43 @@ def test_the_checkpoint_job_signs_the_head(db, tmp_path):
     assert latest is not None and latest.seq >= 1
     assert f"checkpoint at {latest.seq}" in actions
     assert AuditAction.AUDIT_CHECKPOINT
+
+
+def test_a_failing_job_leaves_nothing_behind_and_the_others_still_run(db):
+    from archive.identity.models import Department
+    from archive.jobs.scheduler import RegisteredJob
+
+    def half_done(ctx):  # type: ignore[no-untyped-def]
+        ctx.session.add(Department(code="HALF", name="Written before the job failed"))
+        ctx.session.flush()
+        raise RuntimeError("the job failed half-way")
+
+    jobs = {"half_done": RegisteredJob("half_done", half_done), "heartbeat": REGISTRY["heartbeat"]}
+    assert run_tick(db, "2001", worker="a", jobs=jobs) == ["heartbeat"]
+    with db.session_factory() as session:
+        assert session.scalar(select(Department).where(Department.code == "HALF")) is None
+        runs = session.scalars(select(JobRun.job).where(JobRun.tick == "2001")).all()
+    assert runs == ["heartbeat"]  # the failed run's row went with its work: the next tick retries it
+
+
+def test_the_leader_lock_holds_no_transaction_open_on_postgresql(committed_pg_engine):
+    from sqlalchemy import text
+
+    from archive.jobs.scheduler import LEADER_LOCK_KEY, LeaderLock
+
+    db = Database(committed_pg_engine)
+    first, second = LeaderLock(db, None), LeaderLock(db, None)
+    try:
+        assert first.acquire() and first.acquire()  # held: asking again keeps it
+        assert not second.acquire()
+        with committed_pg_engine.connect() as conn:
+            states = conn.execute(text(
+                "SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.objid::bigint = :k"),
+                {"k": LEADER_LOCK_KEY}).scalars()
+            assert list(states) == ["idle"]  # not "idle in transaction": nothing left open beside the lock
+        first.release()
+        assert second.acquire()  # fail-over
+    finally:
+        first.release()
+        second.release()
