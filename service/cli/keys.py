@@ -1,5 +1,5 @@
 """`archive keys`: key-encryption keys — status, rotate, rewrap, retire. Each change is audited
-as the `system` actor."""
+as the `system` actor; a rewrap opens data keys against a system grant from the gate."""
 
 from __future__ import annotations
 
@@ -11,30 +11,10 @@ from service.cli.common import context, fail, out, system_auditor
 
 if TYPE_CHECKING:
     from audit.events import AuditAction
-    from crypto.grants import Grant
-    from crypto.keyring import KeyRing, RewrapProgress
+    from crypto.keyring import RewrapProgress
     from service.context import AppContext
 
 app = typer.Typer(help="Key-encryption keys: status, rotate, rewrap, retire.", no_args_is_help=True)
-
-
-def _key_ring(ctx: AppContext) -> KeyRing:
-    from archive.datakeys import SqlKeyStore
-    from crypto.keyring import KeyRing
-    from crypto.keys import LocalKeyProvider, generate_local_keys
-
-    if not ctx.settings.production:
-        generate_local_keys(ctx.settings.keys_dir)
-    return KeyRing(LocalKeyProvider(ctx.settings.keys_dir), SqlKeyStore(ctx.db.engine))
-
-
-def _system_grant(ring: KeyRing, reason: str) -> Grant:
-    # TODO(#26 gate): system grant from the gate (minted and audited there, actor = system).
-    from crypto.grants import GrantAuthority, GrantKind
-
-    authority = GrantAuthority()
-    ring.trust(authority)
-    return authority.mint(GrantKind.SYSTEM, customer_ids=None, fields=None, reason=reason)
 
 
 def _key_event(ctx: AppContext, action: AuditAction, command: str, **extra: str) -> None:
@@ -52,7 +32,7 @@ def keys_status() -> None:
     from rich.table import Table
 
     ctx = context()
-    status = _key_ring(ctx).status()
+    status = ctx.key_ring.status()
     table = Table("KEK version", "state", "material", "data keys", title=f"active KEK: v{status.active_kek}")
     for kek in status.keks:
         table.add_row(f"v{kek.version}", kek.state, "yes" if kek.has_material else "deleted", str(kek.data_keys))
@@ -66,7 +46,7 @@ def keys_rotate() -> None:
     from audit.events import AuditAction
 
     ctx = context()
-    version = _key_ring(ctx).rotate_kek()
+    version = ctx.key_ring.rotate_kek()
     _key_event(ctx, AuditAction.KEY_ROTATED, "rotate", kek_version=str(version))
     out.print(f"KEK v{version} is now active.")
 
@@ -79,14 +59,16 @@ def keys_rewrap(batch: Annotated[int, typer.Option(help="Data keys per batch.", 
     from audit.events import AuditAction
 
     ctx = context()
-    ring = _key_ring(ctx)
+    with ctx.db.unit_of_work() as uow:  # the grant exists once its event is committed
+        admission = ctx.gate.system(uow, system_auditor(ctx, "cli:keys rewrap"), AuditAction.KEY_REWRAPPED,
+                                    reason="re-wrap every data key under the active KEK")
     with Progress(console=out) as progress:
         task = progress.add_task("Re-wrapping data keys", total=None)
 
         def report(p: RewrapProgress) -> None:
             progress.update(task, completed=p.done, total=p.total)
 
-        result = ring.rewrap(_system_grant(ring, "keys rewrap"), batch=batch, progress=report)
+        result = ctx.key_ring.rewrap(admission.grant, batch=batch, progress=report)
     _key_event(ctx, AuditAction.KEY_REWRAPPED, "rewrap", kek_version=str(result.active_kek),
                rewrapped=str(result.rewrapped), failed=str(len(result.failed)))
     out.print(f"Re-wrapped {result.rewrapped} data key(s) under KEK v{result.active_kek}.")
@@ -102,7 +84,7 @@ def keys_retire(version: Annotated[int, typer.Argument(help="KEK version to reti
 
     ctx = context()
     try:
-        _key_ring(ctx).retire_kek(version)
+        ctx.key_ring.retire_kek(version)
     except KeyStillInUse as exc:
         fail(f"KEK v{version} is still in use ({exc}); run `archive keys rewrap` first")
     _key_event(ctx, AuditAction.KEY_RETIRED, "retire", kek_version=str(version))
