@@ -18,15 +18,15 @@ work that has the gate decide, applies the rules and records the allowed event.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from pathlib import Path
 from typing import Literal, Self, TypeVar
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
-from archive.auditing import Auditor
 from archive.contracts.checklist import Dossier, Requirements
 from archive.contracts.models import Contract, ContractEvent
 from archive.contracts.repository import ContractRepository, ContractRow, ContractScope, LateRow, LedgerFilter
@@ -34,9 +34,8 @@ from archive.customers.repository import CustomerRepository
 from archive.db import UnitOfWork
 from archive.documents.repository import DocumentRepository
 from archive.errors import Conflict, FieldError, InvalidInput, NotFound
-from archive.gate import CustomerGate, refuse
+from archive.gate import Caller, Gate
 from archive.identity.models import Department
-from archive.identity.principal import Principal
 from archive.policy.decision import PurposeDecision
 from archive.vocabulary import Action
 
@@ -281,107 +280,94 @@ def late_cursor(cursor: str) -> tuple[date, uuid.UUID]:
 
 class ContractService:
     """The ledger as the API offers it. Each call is one unit of work: the gate decides the
-    purpose and the customer's scope (refusals are audited through the unit of work), the
-    rules act, and the allowed event is recorded in the same transaction as the act."""
+    purpose and the customer's scope (a refusal writes its event through the unit of work),
+    the ledger's rules act, and the gate writes the allowed event in the same transaction."""
 
-    def __init__(self, uow: UnitOfWork, gate: CustomerGate, *, zone: tzinfo, requirements: Requirements) -> None:
-        self.uow, self.gate, self.zone, self.requirements = uow, gate, zone, requirements
-
-    @property
-    def _session(self) -> Session:
-        return self.uow.session
+    def __init__(self, uow: UnitOfWork, gate: Gate, *, zone: tzinfo, policy_dir: Path) -> None:
+        self.uow, self.gate, self.zone, self.policy_dir = uow, gate, zone, policy_dir
 
     def today(self) -> date:
         return datetime.now(self.zone).date()
 
-    # -- calls -------------------------------------------------------------------------------------
-
-    def create(self, principal: Principal, stated: str | None, auditor: Auditor, new: NewContract) -> ContractDetail:
-        action = Action.CONTRACT_CREATE
+    def create(self, caller: Caller, new: NewContract) -> ContractDetail:
         with self.uow:
-            decision = self._decide(principal, stated, auditor, action)
-            self.gate.check_scope(self._session, auditor, principal, decision, new.customer_id)
-            ledger = ContractLedger(self._session)
-            customer = CustomerRepository(self._session).get(new.customer_id)
-            department = ledger.repo.department(customer.department_id) if customer is not None else None
-            if customer is None or department is None:
+            decision = self._decide(caller, Action.CONTRACT_CREATE)
+            customer = CustomerRepository(self.uow.session).get(new.customer_id)
+            self.gate.check_scope(self.uow, caller, decision, customer)
+            assert customer is not None  # check_scope refuses a missing one
+            ledger = ContractLedger(self.uow.session)
+            department = ledger.repo.department(customer.department_id)
+            if department is None:
                 raise InvalidInput("The customer has no department.", errors=[FieldError("customer_id", "unknown")])
             signed_on = self._not_after_today(new.signed_on, "signed_on", "A contract is recorded once signed.")
             contract = ledger.create(customer_id=customer.id, department=department, title=new.title,
-                                     signed_on=signed_on, handler_id=principal.id, recorded_by=principal.id)
-            self._allow(auditor, decision, action, str(contract.id), (customer.id,), extra={"number": contract.number})
+                                     signed_on=signed_on, handler_id=caller.principal.id,
+                                     recorded_by=caller.principal.id)
+            self._admit(caller, decision, contract.id, [customer.id], extra={"number": contract.number})
             return self._detail(ledger, contract)
 
-    def ledger(self, principal: Principal, stated: str | None, auditor: Auditor, filters: LedgerFilter, *,
-               limit: int, cursor: str | None) -> LedgerPage:
+    def ledger(self, caller: Caller, filters: LedgerFilter, *, limit: int, cursor: str | None) -> LedgerPage:
         """Contracts in the caller's scope by number, highest first."""
-        action = Action.CONTRACT_LIST
         with self.uow:
-            decision = self._decide(principal, stated, auditor, action)
+            decision = self._decide(caller, Action.CONTRACT_LIST)
             before = number_parts(cursor) if cursor else None
-            rows = ContractRepository(self._session).page(self._scope(principal, decision), filters,
-                                                          limit=limit + 1, before=before)
+            rows = ContractRepository(self.uow.session).page(self._scope(caller, decision), filters,
+                                                             limit=limit + 1, before=before)
             page = rows[:limit]
-            self._allow(auditor, decision, action, "", tuple({r.contract.customer_id for r in page}))
+            self._admit(caller, decision, None, {r.contract.customer_id for r in page})
             return LedgerPage([ContractView.of(r) for r in page],
                               page[-1].contract.number if len(rows) > limit else None)
 
-    def overdue(self, principal: Principal, stated: str | None, auditor: Auditor, *, department: str | None,
-                limit: int, cursor: str | None) -> OverduePage:
+    def overdue(self, caller: Caller, *, department: str | None, limit: int, cursor: str | None) -> OverduePage:
         """Every late step in the caller's scope, longest overdue first, with how many in all."""
-        action = Action.CONTRACT_LIST
         with self.uow:
-            decision = self._decide(principal, stated, auditor, action)
+            decision = self._decide(caller, Action.CONTRACT_LIST)
             after = late_cursor(cursor) if cursor else None
             today = self.today()
-            rows, count = ContractRepository(self._session).late_in_scope(
-                today, self._scope(principal, decision), department=department, limit=limit + 1, after=after)
+            rows, count = ContractRepository(self.uow.session).late_in_scope(
+                today, self._scope(caller, decision), department=department, limit=limit + 1, after=after)
             page = rows[:limit]
-            self._allow(auditor, decision, action, "overdue", tuple({r.row.contract.customer_id for r in page}),
+            self._admit(caller, decision, "overdue", {r.row.contract.customer_id for r in page},
                         extra={"count": str(count)})
-            items = [self._late_view(r, today) for r in page]
             last = page[-1] if len(rows) > limit else None
-            return OverduePage(items, count, f"{last.due_on.isoformat()}_{last.event.id}" if last else None)
+            return OverduePage([self._late_view(r, today) for r in page], count,
+                               f"{last.due_on.isoformat()}_{last.event.id}" if last else None)
 
-    def read(self, principal: Principal, stated: str | None, auditor: Auditor, contract_id: uuid.UUID
-             ) -> ContractDetail:
-        action = Action.CONTRACT_READ
+    def read(self, caller: Caller, contract_id: uuid.UUID) -> ContractDetail:
         with self.uow:
-            decision = self._decide(principal, stated, auditor, action)
-            ledger = ContractLedger(self._session)
-            contract = self._known(auditor, decision, contract_id, ledger.get)
-            self.gate.check_scope(self._session, auditor, principal, decision, contract.customer_id)
-            self._allow(auditor, decision, action, str(contract.id), (contract.customer_id,))
+            decision = self._decide(caller, Action.CONTRACT_READ)
+            ledger = ContractLedger(self.uow.session)
+            contract = self._known(caller, decision, contract_id, ledger.get)
+            self._in_scope(caller, decision, contract)
+            self._admit(caller, decision, contract.id, [contract.customer_id])
             return self._detail(ledger, contract)
 
-    def record_event(self, principal: Principal, stated: str | None, auditor: Auditor, contract_id: uuid.UUID,
-                     kind: str, occurred_on: date | None) -> EventView:
-        action = Action.CONTRACT_EVENT
+    def record_event(self, caller: Caller, contract_id: uuid.UUID, kind: str, occurred_on: date | None) -> EventView:
         with self.uow:
-            decision = self._decide(principal, stated, auditor, action)
-            ledger = ContractLedger(self._session)
-            contract = self._known(auditor, decision, contract_id, ledger.get)
-            self.gate.check_scope(self._session, auditor, principal, decision, contract.customer_id)
+            decision = self._decide(caller, Action.CONTRACT_EVENT)
+            ledger = ContractLedger(self.uow.session)
+            contract = self._known(caller, decision, contract_id, ledger.get)
+            self._in_scope(caller, decision, contract)
             on = self._not_after_today(occurred_on, "occurred_on", "Events are recorded once they happened.")
-            event = ledger.record_event(contract, kind, on, principal.id)
-            self._allow(auditor, decision, action, str(contract.id), (contract.customer_id,), extra={"kind": kind})
+            event = ledger.record_event(contract, kind, on, caller.principal.id)
+            self._admit(caller, decision, contract.id, [contract.customer_id], extra={"kind": kind})
             return EventView.of(event, self.today())
 
-    def step(self, principal: Principal, stated: str | None, auditor: Auditor, event_id: uuid.UUID,
-             step: Literal["handover", "archive"], on: date | None) -> EventView:
+    def step(self, caller: Caller, event_id: uuid.UUID, step: Literal["handover", "archive"], on: date | None
+             ) -> EventView:
         """The credit manager received the dossier (`handover`), or it went on to the archive."""
-        action = Action.CONTRACT_HANDOVER if step == "handover" else Action.CONTRACT_ARCHIVE
         with self.uow:
-            decision = self._decide(principal, stated, auditor, action)
-            ledger = ContractLedger(self._session)
-            event, contract = self._known(auditor, decision, event_id, ledger.event)
-            self.gate.check_scope(self._session, auditor, principal, decision, contract.customer_id)
+            decision = self._decide(caller, Action.CONTRACT_HANDOVER if step == "handover"
+                                    else Action.CONTRACT_ARCHIVE)
+            ledger = ContractLedger(self.uow.session)
+            event, contract = self._known(caller, decision, event_id, ledger.event)
+            self._in_scope(caller, decision, contract)
             day = self._not_after_today(on, "on", "Steps are recorded once done.")
             if step == "handover":
-                ledger.hand_over(event, day, principal.id)
+                ledger.hand_over(event, day, caller.principal.id)
             else:
                 ledger.archive(event, day)
-            self._allow(auditor, decision, action, str(contract.id), (contract.customer_id,),
+            self._admit(caller, decision, contract.id, [contract.customer_id],
                         extra={"step": step, "event": str(event.id)})
             return EventView.of(event, self.today())
 
@@ -394,15 +380,17 @@ class ContractService:
         return day or today
 
     @staticmethod
-    def _scope(principal: Principal, decision: PurposeDecision) -> ContractScope:
-        return ContractScope(decision.scope, principal.id, principal.department_id)
+    def _scope(caller: Caller, decision: PurposeDecision) -> ContractScope:
+        """The decision's scope as a filter on the contracts' customers."""
+        return ContractScope(decision.scope, caller.principal.id, caller.principal.department_id)
 
     def _detail(self, ledger: ContractLedger, contract: Contract) -> ContractDetail:
         row = ledger.repo.row(contract.id)
         assert row is not None
         events = ledger.events(contract.id)
-        dossier = self.requirements.checklist(performed=any(e.kind == "performed" for e in events),
-                                              present=DocumentRepository(self._session).kinds_filed_under(contract.id))
+        kinds = DocumentRepository(self.uow.session).kinds_filed_under(contract.id)
+        requirements = Requirements.load(self.policy_dir)  # policy data: read as it stands now
+        dossier = requirements.checklist(performed=any(e.kind == "performed" for e in events), present=kinds)
         today = self.today()
         return ContractDetail.of(row, events=[EventView.of(e, today) for e in events], dossier=dossier)
 
@@ -412,21 +400,29 @@ class ContractService:
         return LateStepView.of(late.row, event=EventView.of(late.event, today), step=step.step, due_on=step.due_on,
                                days_late=step.days_late)
 
-    # -- the gate (decisions and their events) ------------------------------------------------------
+    # -- the gate's steps ----------------------------------------------------------------------------
 
-    def _decide(self, principal: Principal, stated: str | None, auditor: Auditor, action: Action) -> PurposeDecision:
-        return self.gate.authorize_contract(self._session, principal, stated, auditor, action)
+    def _decide(self, caller: Caller, action: Action) -> PurposeDecision:
+        """Steps 2 and 3. The ledger is decided without a customer (it names many): no
+        break-glass reaches it."""
+        return self.gate.decide(self.uow, caller, action, resource_type="contract")
 
-    def _known(self, auditor: Auditor, decision: PurposeDecision, key: uuid.UUID, find: Callable[[uuid.UUID], T]) -> T:
+    def _known(self, caller: Caller, decision: PurposeDecision, key: uuid.UUID, find: Callable[[uuid.UUID], T]) -> T:
         """The contract or event, or a 404 that is an audit event like every other refusal (API.md)."""
         try:
             return find(key)
         except NotFound as error:
-            raise refuse(self._session, auditor, decision.action, error, resource_type="contract",
-                         resource_id=str(key), purpose=decision.purpose.value if decision.purpose else "",
-                         policy_version=decision.policy_version) from None
+            raise self.gate.refuse(caller, decision, error, resource_type="contract", resource_id=str(key)) from None
 
-    def _allow(self, auditor: Auditor, decision: PurposeDecision, action: Action, resource_id: str,
-               customer_ids: tuple[uuid.UUID, ...], **details: object) -> None:
-        self.gate.record_contract(self._session, auditor, decision, action, resource_id, customer_ids, **details)
+    def _in_scope(self, caller: Caller, decision: PurposeDecision, contract: Contract) -> None:
+        """Step 4 on the contract's customer (403 with the loan pointer, or 404)."""
+        customer = CustomerRepository(self.uow.session).get(contract.customer_id)
+        self.gate.check_scope(self.uow, caller, decision, customer, missing="No such contract.",
+                              resource_type="contract", resource_id=str(contract.id))
 
+    def _admit(self, caller: Caller, decision: PurposeDecision, contract: uuid.UUID | str | None,
+               customer_ids: Iterable[uuid.UUID], **details: object) -> None:
+        """The allowed event, in the act's transaction. A ledger entry is clear data about
+        customers: the admission opens no sealed field."""
+        self.gate.admit(self.uow, caller, decision, customer_ids, resource_type="contract",
+                        resource_id=str(contract or ""), opens=(), fields=(), categories=(), **details)

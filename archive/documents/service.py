@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import Protocol, Self
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from archive.auditing import Auditor
 from archive.blobs import BlobMissing, BlobStore, ChunkReader
+from archive.customers.repository import CustomerRepository
 from archive.db import UnitOfWork, new_id
 from archive.documents.errors import ContentDestroyed, ContentUnavailable
 from archive.documents.intake import (
@@ -31,21 +32,20 @@ from archive.documents.intake import (
 )
 from archive.documents.models import Document
 from archive.documents.repository import DocumentRepository
-from archive.errors import ArchiveError, Conflict, FieldError, Forbidden, InvalidInput, NotFound
-from archive.identity.principal import Principal
+from archive.errors import ArchiveError, Conflict, FieldError, InvalidInput, NotFound
+from archive.gate import Admission, BreakGlassLookup, Caller, Gate
 from archive.policy.decision import PurposeDecision
-from archive.vocabulary import Action, DocumentKind
+from archive.vocabulary import Action
 from audit.events import Decision
 from crypto.errors import CryptoError, KeyDestroyed
-from crypto.streaming import BlobCipher, BlobReader
-
-if TYPE_CHECKING:  # TRANSITIONAL (issue 26): today's gate, until its new API lands (`gate-api:`)
-    from archive.gate import DocumentGate
-    from archive.gate.core import Grant
+from crypto.grants import NotGranted
+from crypto.streaming import BlobReader
 
 log = structlog.get_logger("archive.documents")
 
-# `check_early` and `check_fields` live in intake.py; today's gate imports them from here.
+CONTENT = "documents.content"  # what a content read's grant opens
+# TRANSITIONAL (issue 26): today's DocumentGate imports `check_early`, `check_fields`, `describe`
+# and `audit_details` from here until the gate drops it.
 __all__ = ["BlobCheck", "ContractLookup", "DocumentContent", "DocumentDetail", "DocumentPage", "DocumentRegistry",
            "DocumentService", "DocumentView", "VersionView", "audit_details", "check_blobs", "check_early",
            "check_fields", "describe"]
@@ -177,7 +177,7 @@ class DocumentContent:
 
 def describe(document: Document, *, versions: Sequence[Document] = (), content_admitted: bool | None = None
              ) -> dict[str, object]:
-    """TRANSITIONAL (issue 26): today's gate imports this; `DocumentView` replaces it."""
+    """TRANSITIONAL (issue 26): today's DocumentGate imports this; `DocumentView` replaces it."""
     shown: dict[str, object] = {"id": str(document.id), "sha256": document.sha256}
     if versions:
         shown["versions"] = [str(v.id) for v in versions if v.chain_id == document.chain_id]
@@ -188,7 +188,7 @@ def describe(document: Document, *, versions: Sequence[Document] = (), content_a
 
 def audit_details(decision: PurposeDecision, document: Document | None,
                   customer_id: uuid.UUID | None) -> dict[str, object]:
-    """The audit fields of a document decision: ids and the category, never content."""
+    """TRANSITIONAL (issue 26): today's DocumentGate imports this; the gate's `admit` replaces it."""
     return {"resource_type": "document" if document is not None else "customer",
             "resource_id": str(document.id if document is not None else customer_id or ""),
             "customer_ids": (customer_id,) if customer_id else (),
@@ -205,105 +205,103 @@ OpenForm = Callable[[int], UploadForm]
 
 class DocumentService:
     """Documents under the customers' order of checks (purpose, then the customer's scope),
-    plus API.md step 5 for content: the purpose must admit the document's kind."""
+    plus API.md step 5 for content: the purpose must admit the document's kind. The service
+    loads what the gate decides on; the gate writes every decision's event and opens content
+    only against the grant it mints once the read's event is committed."""
 
-    def __init__(self, uow: UnitOfWork, gate: DocumentGate, store: BlobStore, sealer: BlobCipher, *,
+    def __init__(self, uow: UnitOfWork, gate: Gate, store: BlobStore, *,
                  units: Callable[[], AbstractContextManager[UnitOfWork]], max_bytes: int,
-                 contracts: Callable[[Session], ContractLookup] | None = None) -> None:
-        self.uow, self.gate, self.store, self.sealer = uow, gate, store, sealer
-        self.units, self.max_bytes, self.contracts = units, max_bytes, contracts
+                 contracts: Callable[[Session], ContractLookup] | None = None,
+                 break_glass: Callable[[Session], BreakGlassLookup] | None = None) -> None:
+        self.uow, self.gate, self.store, self.units, self.max_bytes = uow, gate, store, units, max_bytes
+        self.contracts, self.break_glass = contracts, break_glass
 
-    @property
-    def _session(self) -> Session:
-        return self.uow.session
-
-    def upload(self, principal: Principal, stated: str | None, auditor: Auditor, customer_id: uuid.UUID,
-               open_form: OpenForm) -> DocumentView:
+    def upload(self, caller: Caller, customer_id: uuid.UUID, open_form: OpenForm) -> DocumentView:
         """File a document: decided before the body is read, its bytes sealed into the blob
-        store as they stream in, then its row and event committed together; a failure at any
-        step leaves neither blob nor row.
+        store as they stream in, then its row and allowed event committed together; a failure
+        at any step leaves neither blob nor row.
 
         Two units of work, not one: on SQLite a unit holds the database's write lock from its
         first statement to its commit, so a body streaming inside one (megabytes from a slow
-        client) would stall every other writer — every audited read included. The first unit
-        decides (a refusal writes its event and ends the request before a byte of the body is
-        read); the body then streams with no transaction open; the second unit files the row
-        with its allowed event. The decision holds for the seconds in between, as it would for
-        any request that is running when a policy or an owner changes."""
-        action = Action.DOCUMENT_UPLOAD
+        client) would stall every other writer, every audited read included. The first unit
+        decides; a refusal writes its event and ends the request before a byte of the body is
+        read. The body then streams into the blob store with no transaction open. The second
+        unit files the row with the allowed event, so neither is ever found without the other
+        (an upload that fails after the decision leaves no event claiming a document). The
+        decision holds for the seconds in between, as for any request that is running when a
+        policy or an owner changes."""
         with self.uow:
-            decision = self._decide(principal, stated, auditor, action, customer_id)
-            self._in_scope(principal, auditor, decision, customer_id)
+            decision = self._decide(caller, Action.DOCUMENT_UPLOAD, customer_id)
+            self._customer(caller, decision, customer_id)
         form = open_form(self.max_bytes)
         document_id = new_id()
-        stored = BlobIntake(self.sealer, self.store, max_bytes=self.max_bytes).take(customer_id, document_id, form,
-                                                                                     check_early)
+        intake = BlobIntake(self.gate.blob_cipher, self.store, max_bytes=self.max_bytes)
+        stored = intake.take(customer_id, document_id, form, check_early)
         try:
             with self.uow:
                 new = check_fields(form.fields)
-                contracts = self.contracts(self._session) if self.contracts is not None else None
+                contracts = self.contracts(self.uow.session) if self.contracts is not None else None
                 document = DocumentRegistry(self.uow, contracts=contracts).file(
                     document_id=document_id, customer_id=customer_id, new=new, stored=stored,
-                    uploaded_by=None if principal.is_customer else principal.id)
-                self._allow(auditor, decision, action, customer_id, document, size=str(document.size))
+                    uploaded_by=None if caller.principal.is_customer else caller.principal.id)
+                self._admit(caller, decision, document, customer_id, extra={"size": str(document.size)})
                 return DocumentView.of(document)
         except BaseException:
             self.store.delete(stored.key)
             raise
 
-    def list(self, principal: Principal, stated: str | None, auditor: Auditor, customer_id: uuid.UUID, *,
-             limit: int, after: uuid.UUID | None) -> DocumentPage:
+    def list(self, caller: Caller, customer_id: uuid.UUID, *, limit: int, after: uuid.UUID | None) -> DocumentPage:
         """The customer's current documents (metadata), each with its version chain; `after` is
         the last id of the previous page."""
-        action = Action.DOCUMENT_LIST
         with self.uow:
-            decision = self._decide(principal, stated, auditor, action, customer_id)
-            self._in_scope(principal, auditor, decision, customer_id)
-            repo = DocumentRepository(self._session)
+            decision = self._decide(caller, Action.DOCUMENT_LIST, customer_id)
+            self._customer(caller, decision, customer_id)
+            repo = DocumentRepository(self.uow.session)
             current = repo.current(customer_id, limit=limit + 1, after=after)
             page = current[:limit]
             versions = repo.versions(d.chain_id for d in page)
-            self._allow(auditor, decision, action, customer_id, None, documents=str(len(page)))
-            admitted = decision.document_kinds
-            return DocumentPage([DocumentDetail.in_chain(d, versions, content_admitted=DocumentKind(d.kind) in admitted)
-                                 for d in page], str(page[-1].id) if len(current) > limit else None)
+            self._admit(caller, decision, None, customer_id, extra={"documents": str(len(page))})
+            return DocumentPage([self._detail(decision, d, versions) for d in page],
+                                str(page[-1].id) if len(current) > limit else None)
 
-    def read(self, principal: Principal, stated: str | None, auditor: Auditor, document_id: uuid.UUID
-             ) -> DocumentDetail:
-        action = Action.DOCUMENT_READ
+    def read(self, caller: Caller, document_id: uuid.UUID) -> DocumentDetail:
+        """One document's metadata and version chain."""
         with self.uow:
-            decision, document = self._document(principal, stated, auditor, action, document_id)
-            versions = DocumentRepository(self._session).versions([document.chain_id])
-            self._allow(auditor, decision, action, document.customer_id, document)
-            return DocumentDetail.in_chain(document, versions,
-                                           content_admitted=DocumentKind(document.kind) in decision.document_kinds)
+            decision, document = self._document(caller, Action.DOCUMENT_READ, document_id)
+            versions = DocumentRepository(self.uow.session).versions([document.chain_id])
+            self._admit(caller, decision, document, document.customer_id)
+            return self._detail(decision, document, versions)
 
-    def open_content(self, principal: Principal, stated: str | None, auditor: Auditor, document_id: uuid.UUID
-                     ) -> DocumentContent:
-        """The content, decrypted as it streams, after the read's event is committed."""
-        action = Action.DOCUMENT_CONTENT_READ
-        with self.uow:
-            decision, document = self._document(principal, stated, auditor, action, document_id)
-            if DocumentKind(document.kind) not in decision.document_kinds:
-                purpose = decision.purpose.value if decision.purpose else ""
-                raise self._deny(auditor, action, Forbidden(
-                    f"The purpose {purpose} does not admit the content of a {document.kind} ({document.category} "
-                    f"document); its metadata is at GET /api/v1/documents/{document.id}."), decision, document)
-            try:
-                chunks = self.store.open(document.blob_key)
-            except BlobMissing:
-                raise self._damaged(document, auditor, "BlobMissing", refusal=True) from None
-            grant = self._allow(auditor, decision, action, document.customer_id, document)
-            view = DocumentView.of(document)
-        source = ChunkReader(chunks)
+    def open_content(self, caller: Caller, document_id: uuid.UUID) -> DocumentContent:
+        """The content, decrypted by the gate as it streams, once the read's event is committed."""
+        source: ChunkReader | None = None
         try:
-            reader = self._reader(grant, document, source)
-        except CryptoError as error:
+            with self.uow:
+                decision, document = self._document(caller, Action.DOCUMENT_CONTENT_READ, document_id)
+                self.gate.check_content(self.uow, caller, decision, kind=document.kind, category=document.category,
+                                        document_id=document.id, customer_id=document.customer_id)
+                try:
+                    source = ChunkReader(self.store.open(document.blob_key))
+                except BlobMissing:
+                    raise self._damaged(document, caller.auditor, "BlobMissing", refusal=True) from None
+                admission = self._admit(caller, decision, document, document.customer_id, opens=(CONTENT,))
+                view = DocumentView.of(document)
+        except BaseException:
+            if source is not None:
+                source.close()
+            raise
+        try:
+            reader = self.gate.open_content(admission, document.id, document.customer_id, source,
+                                            size=document.size, sha256=bytes.fromhex(document.sha256))
+        except NotGranted:
             source.close()
-            raise self._damaged(document, auditor, type(error).__name__,
+            raise
+        except CryptoError as error:  # the key is gone or the header damaged: nothing was sent yet
+            source.close()
+            raise self._damaged(document, caller.auditor, type(error).__name__,
                                 destroyed=isinstance(error, KeyDestroyed)) from None
         return DocumentContent(view, document.filename, document.content_type, document.size,
-                               self._plaintext(document, reader, source, auditor))
+                               self._plaintext(document, reader, source, caller.auditor))
 
     def _plaintext(self, document: Document, reader: BlobReader, source: ChunkReader,
                    auditor: Auditor) -> Iterator[bytes]:
@@ -322,30 +320,19 @@ class DocumentService:
         if held is not None:
             yield held
 
-    def _document(self, principal: Principal, stated: str | None, auditor: Auditor, action: Action,
-                  document_id: uuid.UUID) -> tuple[PurposeDecision, Document]:
-        document = DocumentRepository(self._session).get(document_id)
-        customer_id = document.customer_id if document is not None else None
-        decision = self._decide(principal, stated, auditor, action, customer_id)
-        if document is None:
-            raise self._deny(auditor, action, NotFound("No such document."), decision, None, document_id)
-        try:
-            self._in_scope(principal, auditor, decision, document.customer_id)
-        except NotFound:  # as for an id that does not exist: nothing tells the two apart
-            raise NotFound("No such document.") from None
-        return decision, document
-
     def _damaged(self, document: Document, auditor: Auditor, what: str, *, refusal: bool = False,
                  destroyed: bool = False) -> ArchiveError:
         """Log and audit a blob that is missing, damaged or no longer readable; the caller raises
-        what it returns. Before the read's event (`refusal`), the event goes through the unit of
-        work's refusal path; once the read is committed, in a unit of its own."""
+        what it returns. Before the read's event (`refusal`) the event takes the unit of work's
+        refusal path; once the read is committed, a unit of its own."""
         log.error("document.content_damaged", document_id=str(document.id), error=what)
-        error: ArchiveError = (ContentDestroyed(
-            "The customer's data key was destroyed (crypto-shredding); this content is permanently unreadable.")
-            if destroyed else ContentUnavailable(
-            "This document's stored content is missing or damaged; it was not sent. The incident is logged — an "
-            "operator can run `archive blobs check`."))
+        error: ArchiveError
+        if destroyed:
+            error = ContentDestroyed("The customer's data key was destroyed (crypto-shredding); this content is "
+                                     "permanently unreadable.")
+        else:
+            error = ContentUnavailable("This document's stored content is missing or damaged; it was not sent. The "
+                                       "incident is logged — an operator can run `archive blobs check`.")
 
         def record(session: Session) -> None:
             auditor.record(session, Action.DOCUMENT_CONTENT_READ.value, Decision.DENIED, resource_type="document",
@@ -360,26 +347,52 @@ class DocumentService:
                 record(uow.session)
         return error
 
-    # -- the gate (TRANSITIONAL: today's gate, until its new API lands) -----------------------------
+    # -- the gate's steps, on what this service loads -------------------------------------------------
 
-    def _decide(self, principal: Principal, stated: str | None, auditor: Auditor, action: Action,
-                customer_id: uuid.UUID | None) -> PurposeDecision:
-        return self.gate.customers._decide(self._session, principal, stated, action, auditor, customer_id)
+    def _decide(self, caller: Caller, action: Action, customer_id: uuid.UUID | None, *,
+                document_id: uuid.UUID | None = None) -> PurposeDecision:
+        """Steps 2 and 3; for one customer, the caller's open break-glass on it counts."""
+        lookup = self.break_glass(self.uow.session) if self.break_glass is not None else None
+        if document_id is None:
+            return self.gate.decide(self.uow, caller, action, customer_id=customer_id, break_glass=lookup)
+        return self.gate.decide(self.uow, caller, action, customer_id=customer_id, break_glass=lookup,
+                                resource_type="document", resource_id=str(document_id))
 
-    def _in_scope(self, principal: Principal, auditor: Auditor, decision: PurposeDecision,
-                  customer_id: uuid.UUID) -> None:
-        self.gate.customers._in_scope(self._session, auditor, principal, decision, customer_id)
+    def _customer(self, caller: Caller, decision: PurposeDecision, customer_id: uuid.UUID, *,
+                  document: uuid.UUID | None = None) -> None:
+        """Step 4 on the customer (403 with the loan pointer, or 404 — for a document as for an
+        id that does not exist: nothing tells the two apart)."""
+        customer = CustomerRepository(self.uow.session).get(customer_id)
+        if document is None:
+            self.gate.check_scope(self.uow, caller, decision, customer)
+        else:
+            self.gate.check_scope(self.uow, caller, decision, customer, missing="No such document.",
+                                  resource_type="document", resource_id=str(document))
 
-    def _allow(self, auditor: Auditor, decision: PurposeDecision, action: Action, customer_id: uuid.UUID,
-               document: Document | None, **extra: str) -> Grant:
-        return self.gate._allow(self._session, auditor, decision, action, customer_id, document, **extra)
+    def _document(self, caller: Caller, action: Action, document_id: uuid.UUID) -> tuple[PurposeDecision, Document]:
+        document = DocumentRepository(self.uow.session).get(document_id)
+        customer_id = document.customer_id if document is not None else None
+        decision = self._decide(caller, action, customer_id, document_id=document_id)
+        if document is None:
+            raise self.gate.refuse(caller, decision, NotFound("No such document."), resource_type="document",
+                                   resource_id=str(document_id))
+        self._customer(caller, decision, document.customer_id, document=document.id)
+        return decision, document
 
-    def _deny(self, auditor: Auditor, action: Action, error: ArchiveError, decision: PurposeDecision,
-              document: Document | None, document_id: uuid.UUID | None = None) -> ArchiveError:
-        return self.gate._deny(self._session, auditor, action, error, decision, document, document_id)
+    def _admit(self, caller: Caller, decision: PurposeDecision, document: Document | None, customer_id: uuid.UUID,
+               *, opens: tuple[str, ...] = (), extra: dict[str, str] | None = None) -> Admission:
+        """The allowed event: ids and the document's category, never content; a grant to open
+        `opens` (the content) once committed."""
+        if document is None:
+            return self.gate.admit(self.uow, caller, decision, [customer_id], resource_id=str(customer_id),
+                                   opens=opens, fields=(), extra=extra or {})
+        return self.gate.admit(self.uow, caller, decision, [customer_id], resource_type="document",
+                               resource_id=str(document.id), opens=opens, fields=(), categories=(document.category,),
+                               extra=extra or {})
 
-    def _reader(self, grant: Grant, document: Document, source: ChunkReader) -> BlobReader:
-        return self.gate._decrypt(grant, document, source)
+    def _detail(self, decision: PurposeDecision, document: Document, versions: Sequence[Document]) -> DocumentDetail:
+        return DocumentDetail.in_chain(document, versions,
+                                       content_admitted=self.gate.content_admitted(decision, document.kind))
 
 
 # --- the blob store against the table --------------------------------------------------------------

@@ -9,11 +9,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from archive.contracts.checklist import Requirements
 from archive.contracts.repository import LedgerFilter
 from archive.contracts.service import ContractService, NewContract
-from service.deps import Audit, Context, CurrentPrincipal, Uow
-from service.routers.customers import XPurpose
+from service.deps import Context, CurrentCaller, Uow
 from service.schemas.common import problem_responses
 from service.schemas.contracts import (
     ContractDetailOut,
@@ -29,8 +27,7 @@ router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"])
 
 
 def contract_service(ctx: Context, uow: Uow) -> ContractService:
-    return ContractService(uow, ctx.customers, zone=ctx.settings.zone,
-                           requirements=Requirements.load(ctx.policy.path))
+    return ContractService(uow, ctx.gate, zone=ctx.settings.zone, policy_dir=ctx.policy.path)
 
 
 Contracts = Annotated[ContractService, Depends(contract_service)]
@@ -40,9 +37,9 @@ Contracts = Annotated[ContractService, Depends(contract_service)]
              summary="Record a signed contract and give it its number",
              description="Numbered `<DEPT>-<year>-<NNNN>` in the customer's department, consecutively and without "
                          "gaps, also under concurrent creation. Signing starts the one-month hand-over clock.")
-def create_contract(body: ContractIn, principal: CurrentPrincipal, audit: Audit, contracts: Contracts,
-                    x_purpose: XPurpose = None) -> ContractDetailOut:
-    made = contracts.create(principal, x_purpose, audit, NewContract(body.customer_id, body.title, body.signed_on))
+def create_contract(body: ContractIn, caller: CurrentCaller, contracts: Contracts) -> ContractDetailOut:
+    new = NewContract(body.customer_id, body.title, body.signed_on)
+    made = contracts.create(caller, new)
     return ContractDetailOut.model_validate(made)
 
 
@@ -52,48 +49,45 @@ def create_contract(body: ContractIn, principal: CurrentPrincipal, audit: Audit,
                         "sequence: newest first within a department). `handover=overdue` lists instead every late "
                         "step (hand-over to the credit manager, or on to the archive, past its one-month due "
                         "date), longest overdue first, with `count`.")
-def ledger(principal: CurrentPrincipal, audit: Audit, contracts: Contracts, x_purpose: XPurpose = None,
+def ledger(caller: CurrentCaller, contracts: Contracts,
            handover: Literal["overdue"] | None = None, department: str | None = None,
            year: int | None = None, status: Literal["signed", "changed", "performed", "terminated"] | None = None,
            limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None) -> ContractPage | OverduePage:
     if handover == "overdue":
-        late = contracts.overdue(principal, x_purpose, audit, department=department, limit=limit, cursor=cursor)
+        late = contracts.overdue(caller, department=department, limit=limit, cursor=cursor)
         return OverduePage.model_validate(late)
-    page = contracts.ledger(principal, x_purpose, audit, LedgerFilter(department, year, status), limit=limit,
-                            cursor=cursor)
+    page = contracts.ledger(caller, LedgerFilter(department, year, status), limit=limit, cursor=cursor)
     return ContractPage.model_validate(page)
 
 
 @router.get("/{contract_id}", response_model=ContractDetailOut, responses=problem_responses(400, 403, 404),
             summary="One contract: events, hand-over steps and the dossier checklist")
-def read_contract(contract_id: uuid.UUID, principal: CurrentPrincipal, audit: Audit, contracts: Contracts,
-                  x_purpose: XPurpose = None) -> ContractDetailOut:
-    return ContractDetailOut.model_validate(contracts.read(principal, x_purpose, audit, contract_id))
+def read_contract(contract_id: uuid.UUID, caller: CurrentCaller, contracts: Contracts) -> ContractDetailOut:
+    return ContractDetailOut.model_validate(contracts.read(caller, contract_id))
 
 
 @router.post("/{contract_id}/events", status_code=201, response_model=EventOut,
              responses=problem_responses(400, 403, 404, 409),
              summary="Record a change, performance or termination",
              description="Each event starts its own one-month hand-over clock.")
-def record_event(contract_id: uuid.UUID, body: EventIn, principal: CurrentPrincipal, audit: Audit,
-                 contracts: Contracts, x_purpose: XPurpose = None) -> EventOut:
-    event = contracts.record_event(principal, x_purpose, audit, contract_id, body.kind, body.occurred_on)
+def record_event(contract_id: uuid.UUID, body: EventIn, caller: CurrentCaller, contracts: Contracts) -> EventOut:
+    event = contracts.record_event(caller, contract_id, body.kind, body.occurred_on)
     return EventOut.model_validate(event)
 
 
 @router.post("/events/{event_id}/handover", response_model=EventOut, responses=problem_responses(400, 403, 404, 409),
              summary="The credit manager received the contract dossier (credit manager)",
              description="Due within one month of the event; starts the one-month archiving clock.")
-def hand_over(event_id: uuid.UUID, principal: CurrentPrincipal, audit: Audit, contracts: Contracts,
-              body: StepIn | None = None, x_purpose: XPurpose = None) -> EventOut:
+def hand_over(event_id: uuid.UUID, caller: CurrentCaller, contracts: Contracts,
+              body: StepIn | None = None) -> EventOut:
     on = body.on if body else None
-    return EventOut.model_validate(contracts.step(principal, x_purpose, audit, event_id, "handover", on))
+    return EventOut.model_validate(contracts.step(caller, event_id, "handover", on))
 
 
 @router.post("/events/{event_id}/archive", response_model=EventOut, responses=problem_responses(400, 403, 404, 409),
              summary="The contract dossier went on to the archive",
              description="Due within one month of the hand-over.")
-def archive_step(event_id: uuid.UUID, principal: CurrentPrincipal, audit: Audit, contracts: Contracts,
-                 body: StepIn | None = None, x_purpose: XPurpose = None) -> EventOut:
+def archive_step(event_id: uuid.UUID, caller: CurrentCaller, contracts: Contracts,
+                 body: StepIn | None = None) -> EventOut:
     on = body.on if body else None
-    return EventOut.model_validate(contracts.step(principal, x_purpose, audit, event_id, "archive", on))
+    return EventOut.model_validate(contracts.step(caller, event_id, "archive", on))

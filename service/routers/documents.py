@@ -16,33 +16,41 @@ from typing import Annotated
 from urllib.parse import quote
 
 import anyio.from_thread
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 from streaming_form_data import StreamingFormDataParser
 from streaming_form_data.parser import ParseFailedException, parse_content_boundary
 from streaming_form_data.targets import BaseTarget
 
+from archive.breakglass.models import active_break_glass
 from archive.contracts.repository import ContractRepository
 from archive.documents.errors import UnsupportedMediaType
 from archive.documents.intake import UPLOAD_FIELDS
 from archive.documents.service import DocumentService
 from archive.errors import FieldError, InvalidInput, PayloadTooLarge
-from crypto.streaming import BlobCipher
-from service.deps import Audit, Context, CurrentPrincipal, Uow
+from archive.gate import BreakGlassLookup
+from service.deps import Context, CurrentCaller, Uow
 from service.middleware import BodyTooLarge
 from service.schemas.common import problem_responses
 from service.schemas.documents import CONTENT_TYPES, UPLOAD_BODY, DocumentDetailOut, DocumentOut, DocumentPage
 
 router = APIRouter(tags=["documents"])
-XPurpose = Annotated[str | None, Header(alias="X-Purpose", description="Why you read this (purposes.yaml).")]
 MAX_FIELD_BYTES = 1024
 MULTIPART_SLACK = 64 * 1024  # room for the other fields and part headers around the file
 
 
 def document_service(ctx: Context, uow: Uow) -> DocumentService:
-    return DocumentService(uow, ctx.documents, ctx.blob_store, BlobCipher(ctx.key_ring), units=ctx.db.unit_of_work,
-                           max_bytes=ctx.settings.blobs.document_max_bytes, contracts=ContractRepository)
+    return DocumentService(uow, ctx.gate, ctx.blob_store, units=ctx.db.unit_of_work,
+                           max_bytes=ctx.settings.blobs.document_max_bytes, contracts=ContractRepository,
+                           break_glass=_break_glass)
+
+
+def _break_glass(session: Session) -> BreakGlassLookup:
+    """Whether a user has an open break-glass on a customer (the gate asks only when the
+    standard decision refuses and the policy admits the act via break-glass)."""
+    return lambda user_id, customer_id: active_break_glass(session, user_id, customer_id) is not None
 
 
 Documents = Annotated[DocumentService, Depends(document_service)]
@@ -56,15 +64,15 @@ Documents = Annotated[DocumentService, Depends(document_service)]
                          "otherwise), the size limited (413); `kind` decides the category. With `supersedes` "
                          "it is a new version of that document — nothing is overwritten. A failed upload leaves "
                          "nothing behind.")
-def upload_document(customer_id: uuid.UUID, request: Request, response: Response, principal: CurrentPrincipal,
-                    ctx: Context, audit: Audit, documents: Documents, x_purpose: XPurpose = None) -> DocumentOut:
+def upload_document(customer_id: uuid.UUID, request: Request, response: Response, caller: CurrentCaller,
+                    ctx: Context, documents: Documents) -> DocumentOut:
     server_limit = ctx.settings.server.max_upload_bytes
 
     def open_form(limit: int) -> StreamedForm:
         _check_headers(request.headers, limit)
         return StreamedForm(request.headers, _body(request, server_limit))
 
-    filed = documents.upload(principal, x_purpose, audit, customer_id, open_form)
+    filed = documents.upload(caller, customer_id, open_form)
     response.headers["Location"] = f"/api/v1/documents/{filed.id}"
     return DocumentOut.model_validate(filed)
 
@@ -73,18 +81,17 @@ def upload_document(customer_id: uuid.UUID, request: Request, response: Response
             responses=problem_responses(400, 403, 404), summary="A customer's documents (metadata)",
             description="The current version of each document, with its version chain; `content_admitted` says "
                         "whether the stated purpose admits its content. Cursor: the last id of the previous page.")
-def list_documents(customer_id: uuid.UUID, principal: CurrentPrincipal, audit: Audit, documents: Documents,
-                   x_purpose: XPurpose = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+def list_documents(customer_id: uuid.UUID, caller: CurrentCaller, documents: Documents,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
                    cursor: uuid.UUID | None = None) -> DocumentPage:
-    page = documents.list(principal, x_purpose, audit, customer_id, limit=limit, after=cursor)
+    page = documents.list(caller, customer_id, limit=limit, after=cursor)
     return DocumentPage.model_validate(page)
 
 
 @router.get("/api/v1/documents/{document_id}", response_model=DocumentDetailOut,
             responses=problem_responses(400, 403, 404), summary="One document's metadata and version chain")
-def read_document(document_id: uuid.UUID, principal: CurrentPrincipal, audit: Audit, documents: Documents,
-                  x_purpose: XPurpose = None) -> DocumentDetailOut:
-    return DocumentDetailOut.model_validate(documents.read(principal, x_purpose, audit, document_id))
+def read_document(document_id: uuid.UUID, caller: CurrentCaller, documents: Documents) -> DocumentDetailOut:
+    return DocumentDetailOut.model_validate(documents.read(caller, document_id))
 
 
 @router.get("/api/v1/documents/{document_id}/content", response_class=StreamingResponse,
@@ -95,9 +102,8 @@ def read_document(document_id: uuid.UUID, principal: CurrentPrincipal, audit: Au
                         "the first byte is a 500 problem, content of a crypto-shredded customer 410.",
             responses={200: {"description": "The content, as its sniffed media type.", "content": CONTENT_TYPES},
                        **problem_responses(400, 403, 404, 410, 500)})
-def read_content(document_id: uuid.UUID, principal: CurrentPrincipal, audit: Audit, documents: Documents,
-                 x_purpose: XPurpose = None) -> StreamingResponse:
-    content = documents.open_content(principal, x_purpose, audit, document_id)
+def read_content(document_id: uuid.UUID, caller: CurrentCaller, documents: Documents) -> StreamingResponse:
+    content = documents.open_content(caller, document_id)
     sha256 = bytes.fromhex(content.document.sha256)
     headers = {"Content-Length": str(content.size), "Content-Disposition": _disposition(content.filename),
                "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
