@@ -6,21 +6,40 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from archive.errors import Unavailable
-from archive.identity.principal import Principal
 from audit import log as audit_log
 from audit.events import Actor, ActorKind, AuditAction, Decision, EventDraft
 
 AUDIT_UNAVAILABLE = "The access log cannot be written right now, so nothing was done. Try again shortly."
 
 
-def actor_of(principal: Principal) -> Actor:
+class Acting(Protocol):
+    """Who acts, as far as the log names them (`archive.identity.principal.Principal` is one:
+    this module needs nothing else of identity, which records through it)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def roles(self) -> Iterable[str]: ...
+
+    @property
+    def is_customer(self) -> bool: ...
+
+
+def actor_of(principal: Acting) -> Actor:
     kind = ActorKind.CUSTOMER if principal.is_customer else ActorKind.USER
     return Actor(kind, str(principal.id), principal.username, tuple(sorted(principal.roles)))
 
