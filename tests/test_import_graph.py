@@ -170,7 +170,7 @@ def upward(edges: dict[str, dict[str, int]], files: dict[str, Path],
 def test_no_import_cycles_among_product_modules():
     edges, files, _ = graph()
     found = cycles(edges)
-    assert not found, "import cycles (each to break; list who owns the files):\n" + "\n".join(
+    assert not found, "import cycles between modules (the imports that tie each together):\n" + "\n".join(
         describe_cycle(c, edges, files) for c in found)
 
 
@@ -185,7 +185,7 @@ def test_no_import_cycles_among_packages():
             for target_unit, (module, target, line) in sorted(between[u].items()):
                 if target_unit in component:
                     lines.append(f"    {files[module].relative_to(ROOT)}:{line} imports {target}")
-    assert not found, "import cycles between packages (each to break):\n" + "\n".join(lines)
+    assert not found, "import cycles between packages (the imports that tie each together):\n" + "\n".join(lines)
 
 
 def test_imports_point_down_the_layers():
