@@ -106,7 +106,7 @@ def list_checkpoints(caller: CurrentCaller, ctx: Context, uow: Uow,
 @router.get("/unusual", response_model=Page[UnusualOut], responses=LOG_PROBLEMS,
             summary="Actors who touched unusually many customers in one hour")
 def unusual(caller: CurrentCaller, ctx: Context, uow: Uow, since: datetime | None = None,
-            threshold: Annotated[int, Query(ge=1, description="Distinct customers per hour.")] = 100,
+            threshold: Annotated[int, Query(ge=1, le=1_000_000_000, description="Distinct customers per hour.")] = 100,
             ) -> Page[UnusualOut]:
     rows = _service(ctx, uow).unusual(caller, since_us=_us(since) or 0, threshold=threshold)
     return Page(items=[UnusualOut(actor_id=r.actor_id, actor_name=r.actor_name,
