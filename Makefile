@@ -7,7 +7,7 @@ ONLY ?=
 
 .PHONY: demo test fuzz lint bench clean
 
-$(STAMP): pyproject.toml constraints.txt crypto/_bulk.c
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'

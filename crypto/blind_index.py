@@ -12,21 +12,41 @@ in docs/crypto.md ("Blind indexes").
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 import threading
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 
 from crypto import _keyfiles
+from crypto.dek import hkdf
 from crypto.errors import InvalidIndexValue, KeyStillInUse, UnknownKeyVersion
-from crypto.sha256mac import KeyedHash, hkdf
 
 INDEX_STEM = _keyfiles.INDEX_STEM
 MAC_BYTES = 16  # 128 bits: no false matches in practice; see docs for the trade-off
 INDEX_BYTES = 2 + MAC_BYTES
+
+
+class KeyedHash:
+    """HMAC-SHA256 under one key: the key is set up once (`hmac.new`) and the primed object
+    copied for each message."""
+
+    __slots__ = ("_primed",)
+
+    def __init__(self, key: bytes) -> None:
+        self._primed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def digest(self, message: bytes) -> bytes:
+        mac = self._primed.copy()
+        mac.update(message)
+        return mac.digest()
+
+    def __repr__(self) -> str:
+        return "KeyedHash(<key hidden>)"
 
 
 class IndexKind(StrEnum):
@@ -150,7 +170,7 @@ class BlindIndex:
         self._dir = None if directory is None else Path(directory)
         self._stamp: int | None = None
         self._lock = threading.Lock()
-        self._state: tuple[dict[tuple[IndexKind, int], KeyedHash], list[int]] = ({}, [])
+        self._keys = PinnedIndex({}, [])
         if self._dir is None:
             self._install(roots or {})
         else:
@@ -171,7 +191,7 @@ class BlindIndex:
             raise UnknownKeyVersion(f"no blind-index key in {self._dir or 'the given keys'}")
         keys = {(kind, v): KeyedHash(hkdf(root, salt=None, info=b"crypto/blind-index/v1/" + kind.value.encode()))
                 for v, root in roots.items() for kind in IndexKind}
-        self._state = (keys, sorted(roots, reverse=True))  # one assignment: readers see old or new
+        self._keys = PinnedIndex(keys, sorted(roots, reverse=True))  # one assignment: readers see old or new
 
     def _reload(self) -> None:
         if self._dir is None:
@@ -187,55 +207,44 @@ class BlindIndex:
         """The keys as they are now, without re-checking the directory on every call: for bulk
         work (an import computes thousands of indexes; a rotation mid-import waits for the next)."""
         self._reload()
-        return PinnedIndex(*self._state)
+        return self._keys
 
     @property
     def active_version(self) -> int:
-        self._reload()
-        return self._state[1][0]
+        return self.pinned().versions[0]
 
     @property
     def live_versions(self) -> list[int]:
         """Every version an index value may still carry, newest first."""
-        self._reload()
-        return list(self._state[1])
+        return list(self.pinned().versions)
 
     def compute(self, kind: IndexKind, value: str, *, version: int | None = None) -> bytes:
         """The index of `value` under `version` (default: the active one)."""
-        self._reload()
-        keys, versions = self._state
-        chosen = versions[0] if version is None else version
-        key = keys.get((kind, chosen))
-        if key is None:
-            raise UnknownKeyVersion(f"no blind-index key v{chosen}")
-        return chosen.to_bytes(2, "big") + key.digest(normalise(kind, value).encode())[:MAC_BYTES]
+        return self.pinned().compute(kind, value, version=version)
 
     def candidates(self, kind: IndexKind, value: str) -> list[bytes]:
         """One index value per live version, for `WHERE column IN (...)` during a rotation."""
-        return [self.compute(kind, value, version=v) for v in self.live_versions]
+        return self.pinned().candidates(kind, value)
 
     def is_current(self, index: bytes) -> bool:
         """False for a value the recompute job still has to redo under the active key."""
         return version_of(index) == self.active_version
 
     def __repr__(self) -> str:
-        return f"BlindIndex(versions={self._state[1]}, directory={self._dir})"
+        return f"BlindIndex(versions={self._keys.versions}, directory={self._dir})"
 
 
 class PinnedIndex:
     """`BlindIndex.compute` / `candidates` over a fixed set of keys."""
 
-    __slots__ = ("_by_kind", "_keys", "_versions")
+    __slots__ = ("_keys", "versions")
 
     def __init__(self, keys: dict[tuple[IndexKind, int], KeyedHash], versions: list[int]) -> None:
         self._keys = keys
-        self._versions = versions
-        # Per kind, each live version's hex prefix and key, active first (`hex_candidates`).
-        self._by_kind = {kind: [(v.to_bytes(2, "big").hex(), keys[(kind, v)]) for v in versions]
-                         for kind in IndexKind}
+        self.versions = versions  # newest (active) first
 
     def compute(self, kind: IndexKind, value: str, *, version: int | None = None) -> bytes:
-        chosen = self._versions[0] if version is None else version
+        chosen = self.versions[0] if version is None else version
         key = self._keys.get((kind, chosen))
         if key is None:
             raise UnknownKeyVersion(f"no blind-index key v{chosen}")
@@ -244,40 +253,15 @@ class PinnedIndex:
     def candidates(self, kind: IndexKind, value: str) -> list[bytes]:
         """Active version first."""
         text = normalise(kind, value).encode()
-        return [v.to_bytes(2, "big") + self._keys[(kind, v)].digest(text)[:MAC_BYTES] for v in self._versions]
+        return [v.to_bytes(2, "big") + self._keys[(kind, v)].digest(text)[:MAC_BYTES] for v in self.versions]
 
     def hex_candidates(self, kind: IndexKind, value: str) -> list[str]:
-        """`candidates` as the hex text the database stores (the bulk-import path); empty when
-        nothing is left to index once normalised."""
+        """`candidates` as the hex text the database stores; empty when nothing is left to
+        index once normalised."""
         try:
-            text = normalise(kind, value).encode()
+            return [c.hex() for c in self.candidates(kind, value)]
         except InvalidIndexValue:
             return []
-        return [prefix + keyed.digest(text)[:MAC_BYTES].hex() for prefix, keyed in self._by_kind[kind]]
-
-    def hex_candidates_many(self, kind: IndexKind, values: Sequence[str]) -> list[list[str]]:
-        """`hex_candidates` of each value, the MACs of a whole batch computed in one C call per
-        live version (the bulk-import path)."""
-        texts: list[bytes] = []
-        indexable: list[int] = []  # positions of the values left with something to index
-        for at, value in enumerate(values):
-            try:
-                texts.append(normalise(kind, value).encode())
-            except InvalidIndexValue:
-                continue
-            indexable.append(at)
-        per_version = [keyed.hex_many(texts, prefix, MAC_BYTES) for prefix, keyed in self._by_kind[kind]]
-        if per_version and len(indexable) == len(values):  # every value had something to index (usual)
-            return list(map(list, zip(*per_version, strict=True))) if values else []
-        out: list[list[str]] = [[] for _ in values]
-        for n, at in enumerate(indexable):
-            out[at] = [hexes[n] for hexes in per_version]
-        return out
-
-    def hex_many(self, kind: IndexKind, values: Sequence[str]) -> list[str]:
-        """`compute(kind, value).hex()` of each value (the active version), in one C call."""
-        prefix, keyed = self._by_kind[kind][0]
-        return keyed.hex_many([normalise(kind, value).encode() for value in values], prefix, MAC_BYTES)
 
 
 def rotate_index_key(directory: Path) -> int:

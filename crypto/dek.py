@@ -17,12 +17,12 @@ import itertools
 import uuid
 from typing import Protocol
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from crypto._bulk import FieldKey
 from crypto.errors import KeyLimitReached
 from crypto.grants import Grant, GrantAuthority
-from crypto.sha256mac import hkdf
 
 DEK_BYTES = 32
 FIELD_KEY_INFO = b"crypto/field/v1"  # HKDF info of the field-value subkey
@@ -31,10 +31,15 @@ NONCE_LIMIT = 2**30
 MAX_DEK_VERSION = 2**32 - 1
 
 
+def hkdf(key: bytes, *, salt: bytes | None, info: bytes) -> bytes:
+    """HKDF-SHA256 (RFC 5869) to 32 bytes, by `cryptography`."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(key)
+
+
 class Dek:
     """One version of one customer's data key. `repr` shows ids only, never bytes."""
 
-    __slots__ = ("_blob_root", "aead", "customer_id", "field_key", "header", "limit", "seals", "version")
+    __slots__ = ("_blob_root", "aead", "customer_id", "header", "limit", "seals", "version")
 
     def __init__(self, customer_id: uuid.UUID, version: int, key: bytes, *, limit: int = NONCE_LIMIT) -> None:
         if len(key) != DEK_BYTES:
@@ -43,12 +48,8 @@ class Dek:
             raise ValueError("DEK versions run from 1 to 2^32-1")
         self.customer_id = customer_id
         self.version = version
-        # Built once per unwrap and kept in the DEK cache: the hot path reuses both.
-        # Twice: `field_key` (crypto/_bulk.c, its AES schedule and GHASH table computed once)
-        # seals and opens single values for `FieldCipher`; the `AESGCM` serves the other paths.
-        field_key = hkdf(key, salt=None, info=FIELD_KEY_INFO)
-        self.field_key = FieldKey(field_key)
-        self.aead = AESGCM(field_key)
+        # Built once per unwrap and kept in the DEK cache: every field seal and open reuses it.
+        self.aead = AESGCM(hkdf(key, salt=None, info=FIELD_KEY_INFO))
         self.header = bytes((FIELD_FORMAT,)) + version.to_bytes(4, "big")
         self.limit = limit
         self._blob_root = key

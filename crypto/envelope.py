@@ -26,13 +26,11 @@ import os
 import struct
 import uuid
 import zlib
-from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidTag
 
-from crypto import _bulk
-from crypto.dek import DEK_BYTES, FIELD_FORMAT, FIELD_KEY_INFO, Dek, DekSource
+from crypto.dek import FIELD_FORMAT, Dek, DekSource
 from crypto.errors import TamperedCiphertext, UnknownKeyVersion, UnsupportedFormat, WrongContext
 from crypto.grants import Grant
 
@@ -114,32 +112,15 @@ _crc32 = zlib.crc32
 _version = struct.Struct(">I").unpack_from  # the DEK version at offset 1, without a slice
 
 
-def seal(dek: Dek, ctx: FieldContext, plaintext: bytes) -> bytes:
-    """Encrypt one field value for `ctx` under `dek`."""
+def seal(dek: Dek, ctx: FieldContext, plaintext: bytes, *, _nonce: bytes | None = None) -> bytes:
+    """Encrypt one field value for `ctx` under `dek`. (`_nonce` is for the known-answer tests
+    only: a nonce must never be chosen twice, so everything else lets it be drawn here.)"""
     if next(dek.seals) > dek.limit:  # the nonce budget (crypto.dek.NONCE_LIMIT)
         raise dek.over_limit()
-    nonce = os.urandom(NONCE_BYTES)
+    nonce = os.urandom(NONCE_BYTES) if _nonce is None else _nonce
     aad = ctx.aad
     head = dek.header + _crc32(aad).to_bytes(4, "big")
     return head + nonce + dek.aead.encrypt(nonce, plaintext, head + aad)
-
-
-def seal_new_rows(table: str, columns: Sequence[str], deks: bytes, customer_ids: Sequence[uuid.UUID],
-                  rows: list[tuple[bytes | str | None, ...]]) -> list[list[bytes | None]]:
-    """Seal many rows' values, each row under its own brand-new version-1 data key (`deks`: 32
-    raw bytes per row) in a table whose row id is the customer id (the customers table): equal,
-    value for value, to `FieldCipher.encrypt_row(table, id, id, ...)` with a `Dek` of those bytes
-    (tests/crypto/test_bulk.py), in one call into crypto/_bulk.c — the bulk-import path, where
-    a Python call per value cost more than the AES. Each row holds a value (bytes, or text
-    sealed as its UTF-8) or None per column; None stays None. The nonces are drawn from the OS
-    at once, 12 bytes per value."""
-    if len(deks) != DEK_BYTES * len(customer_ids) or len(rows) != len(customer_ids):
-        raise ValueError("one 32-byte data key and one row per customer")
-    header = bytes((FIELD_FORMAT,)) + (1).to_bytes(4, "big")
-    tails = b"".join([((c.int << 136) | c.int).to_bytes(33, "big") for c in customer_ids])
-    prefixes = tuple([(_prefixes.get((table, column)) or _prefix(table, column))[0] for column in columns])
-    count = sum([len(row) for row in rows]) - sum([row.count(None) for row in rows])
-    return _bulk.seal_rows(deks, FIELD_KEY_INFO, header, tails, prefixes, rows, os.urandom(NONCE_BYTES * count))
 
 
 def sealed_dek_version(sealed: bytes) -> int:
@@ -186,44 +167,14 @@ class FieldCipher:
         return self._keys
 
     def encrypt(self, ctx: FieldContext, plaintext: bytes) -> bytes:
-        # `seal` in one call into C (crypto/_bulk.c `FieldKey.seal`: the same bytes, checked by
-        # tests/crypto/test_bulk.py); the Python glue around `AESGCM` was two thirds of the time.
-        dek = self._for_encrypt(ctx.customer_id)
-        if next(dek.seals) > dek.limit:
-            raise dek.over_limit()
-        if plaintext.__class__ is not bytes:
-            plaintext = memoryview(plaintext).tobytes()  # a buffer copied; anything else refused
-        return dek.field_key.seal(dek.header, ctx.aad, plaintext, os.urandom(NONCE_BYTES))
-
-    def encrypt_row(self, table: str, row_id: uuid.UUID, customer_id: uuid.UUID,
-                    values: Mapping[str, bytes], *, nonces: bytes | None = None) -> dict[str, bytes]:
-        """Seal several columns of one UUID-keyed row: each exactly as `encrypt` with
-        `FieldContext(table, column, row_id, customer_id)` would, but the key is looked up, the
-        AAD's row part encoded and the nonces drawn once per row. `nonces` (12 fresh random
-        bytes per value, never used for anything else) lets tests/crypto/test_bulk.py compare
-        the bulk path (`seal_new_rows`, crypto/_bulk.c) with this one byte for byte."""
-        dek = self._for_encrypt(customer_id)
-        tail = ((customer_id.int << 136) | row_id.int).to_bytes(33, "big")
-        if nonces is None:
-            nonces = os.urandom(NONCE_BYTES * len(values))
-        elif len(nonces) != NONCE_BYTES * len(values):
-            raise ValueError(f"{NONCE_BYTES} nonce bytes per value")
-        header, encrypt, seals, limit = dek.header, dek.aead.encrypt, dek.seals, dek.limit
-        sealed = {}
-        at = 0
-        for column, plaintext in values.items():
-            if next(seals) > limit:
-                raise dek.over_limit()
-            aad = (_prefixes.get((table, column)) or _prefix(table, column))[0] + tail
-            head = header + _crc32(aad).to_bytes(4, "big")
-            nonce = nonces[at:at + NONCE_BYTES]
-            at += NONCE_BYTES
-            sealed[column] = head + nonce + encrypt(nonce, plaintext, head + aad)
-        return sealed
+        """Seal a value under the customer's active data key (`seal`)."""
+        return seal(self._for_encrypt(ctx.customer_id), ctx, plaintext)
 
     def decrypt(self, grant: Grant | None, ctx: FieldContext, sealed: bytes) -> bytes:
         """The plaintext of a sealed value, if `grant` admits `ctx.field` of `ctx.customer_id`
         (else `NotGranted`, and nothing is opened). The hot read path (bench/crypto.py)."""
+        if sealed.__class__ is not bytes:
+            sealed = bytes(sealed)  # a driver's memoryview or bytearray
         if len(sealed) < OVERHEAD or sealed[0] != FIELD_FORMAT:
             self._keys.check(grant, ctx.customer_id, ctx.field)  # refused before anything is said
             sealed_dek_version(sealed)  # raises the precise error
@@ -234,11 +185,7 @@ class FieldCipher:
             if sealed[_FP:_NONCE] != ctx.fingerprint():
                 raise WrongContext("the value was sealed for another table, column, row or customer") from None
             raise
-        aad = ctx.aad
-        opened = dek.field_key.open(sealed if sealed.__class__ is bytes else memoryview(sealed).tobytes(), aad)
-        if opened is None:  # the tag did not verify (`FieldKey.open` wiped what it computed)
-            raise _failure(sealed, aad) from None
-        return opened
+        return _open(dek, ctx, sealed)
 
     def reseal(self, grant: Grant | None, ctx: FieldContext, sealed: bytes) -> bytes:
         """The value under the customer's active DEK; unchanged if it already is (idempotent).

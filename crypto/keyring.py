@@ -11,12 +11,11 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from crypto._cache import TtlLru
 from crypto.dek import DEK_BYTES, NONCE_LIMIT, Dek
-from crypto.envelope import seal_new_rows
 from crypto.errors import (
     CryptoError,
     KeyDestroyed,
@@ -84,6 +83,7 @@ class KeyRing:
         self.provider = provider
         self.store = store
         self._cache: TtlLru[tuple[int, int], Dek] = TtlLru(cache_size, cache_ttl, clock)
+        self._cache_size, self._cache_ttl, self._clock = cache_size, cache_ttl, clock
         self._cached = self._cache.get  # bound once: the lookups below are the hot path
         self._nonce_limit = nonce_limit
         self._authority: GrantAuthority | None = None
@@ -121,59 +121,21 @@ class KeyRing:
         dek = self._cached((customer_id.int, dek_version))
         return dek if dek is not None else self._load(customer_id, dek_version)
 
-    def create_deks(self, customer_ids: Sequence[uuid.UUID]) -> None:
-        """Version-1 DEKs for brand-new customers, stored in one go when the store can
-        (`insert_many`, all or nothing), else one by one."""
-        insert_many = getattr(self.store, "insert_many", None)
-        if insert_many is None:
-            for customer_id in customer_ids:
-                self.dek_for_encrypt(customer_id)
-            return
-        insert_many([wrapped for wrapped, _ in self.prepare_deks(customer_ids)])
+    def new_dek(self, customer_id: uuid.UUID) -> tuple[WrappedDek, Dek]:
+        """A brand-new customer's first data key (version 1, active): wrapped by the active KEK,
+        for the caller to store in the transaction that inserts the customer, so both commit or
+        neither does (a bulk import inserts many at once); and open, to seal that customer's
+        fields in the same transaction. Not cached: once committed, it is read like any other."""
+        return self._new(customer_id, 1)
 
-    def prepare_deks(self, customer_ids: Sequence[uuid.UUID]) -> list[tuple[WrappedDek, Dek]]:
-        """Version-1 DEKs for brand-new customers: each wrapped (for the caller to store — in the
-        same transaction as the data sealed with it, so both commit or neither does) and open
-        (to seal with; also cached). If that transaction fails, call `forget_many`."""
-        generation = self._cache.generation
-        made: list[tuple[WrappedDek, Dek]] = []
-        random, wrapped = self._new_wrapped(customer_ids)
-        for n, (customer_id, (blob, kek_version)) in enumerate(zip(customer_ids, wrapped, strict=True)):
-            dek = Dek(customer_id, 1, random[n * DEK_BYTES:(n + 1) * DEK_BYTES], limit=self._nonce_limit)
-            made.append((WrappedDek(customer_id, 1, blob, kek_version, DekState.ACTIVE), dek))
-            self._cache.put((customer_id.int, _ACTIVE), dek, generation=generation)
-            self._cache.put((customer_id.int, 1), dek, generation=generation)
-        return made
-
-    def seal_with_new_deks(self, table: str, columns: Sequence[str], customer_ids: Sequence[uuid.UUID],
-                           rows: list[tuple[bytes | str | None, ...]]
-                           ) -> tuple[list[tuple[bytes, int]], list[list[bytes | None]]]:
-        """Version-1 DEKs for brand-new customers, wrapped for the caller to store as active
-        version-1 keys (in the same transaction as the rows, as with `prepare_deks`): (wrapped
-        key, KEK version) per customer; and each row's values (one per column: bytes, text —
-        sealed as UTF-8 — or None) sealed under its customer's key, the row id being the
-        customer id as in the customers table, in one call into crypto/_bulk.c
-        (`envelope.seal_new_rows`). The open keys never leave this call and are not cached: a
-        bulk import only seals with them."""
-        random, wrapped = self._new_wrapped(customer_ids)
-        return wrapped, seal_new_rows(table, columns, random, customer_ids, rows)
-
-    def _new_wrapped(self, customer_ids: Sequence[uuid.UUID]) -> tuple[bytes, list[tuple[bytes, int]]]:
-        """Fresh key bytes for each customer (32 each, one draw from the OS for all), and each
-        wrapped as version 1 by the active KEK: (wrapped key, KEK version)."""
-        random = secrets.token_bytes(DEK_BYTES * len(customer_ids))
-        keys = [random[n:n + DEK_BYTES] for n in range(0, len(random), DEK_BYTES)]
-        aads = [wrap_aad(customer_id, 1) for customer_id in customer_ids]
-        wrap_batch = getattr(self.provider, "wrap_batch", None)
-        if wrap_batch is not None:
-            version, blobs = wrap_batch(keys, aads)
-            return random, [(blob, version) for blob in blobs]
-        return random, [(w.blob, w.kek_version) for w in map(self.provider.wrap, keys, aads)]
-
-
-    def forget_many(self, customer_ids: Sequence[uuid.UUID]) -> None:
-        gone = {c.int for c in customer_ids}
-        self._cache.discard(lambda key: key[0] in gone)
+    def within(self, store: KeyStore) -> KeyRing:
+        """This ring's keys seen through `store`, a key store bound to the caller's transaction
+        (archive/datakeys.py `SqlKeyStore.within`): the key it creates for a customer on the
+        first seal (a registration) is stored in that transaction and commits with the customer
+        or not at all. It seals only (it trusts no grant authority) and keeps a cache of its
+        own, gone with it: a key whose transaction rolled back is never handed out again."""
+        return KeyRing(self.provider, store, cache_size=self._cache_size, cache_ttl=self._cache_ttl,
+                       nonce_limit=self._nonce_limit, clock=self._clock)
 
     def rotate_dek(self, customer_id: uuid.UUID) -> Dek:
         """A new active DEK version; older ones keep opening what they sealed until the caller
@@ -191,10 +153,6 @@ class KeyRing:
         count = self.store.destroy(customer_id)
         self._cache.discard(lambda key: key[0] == customer_id.int)
         return count
-
-    def forget(self, customer_id: uuid.UUID) -> None:
-        """Drop the customer's cached keys (e.g. after a rolled-back transaction created one)."""
-        self._cache.discard(lambda key: key[0] == customer_id.int)
 
     def _load_active(self, customer_id: uuid.UUID) -> Dek:
         generation = self._cache.generation
@@ -219,13 +177,17 @@ class KeyRing:
         self._cache.put((customer_id.int, dek_version), dek, generation=generation)
         return dek
 
-    def _create(self, customer_id: uuid.UUID, dek_version: int) -> Dek:
+    def _new(self, customer_id: uuid.UUID, dek_version: int) -> tuple[WrappedDek, Dek]:
         key = secrets.token_bytes(DEK_BYTES)
         wrapped = self.provider.wrap(key, wrap_aad(customer_id, dek_version))
-        mine = WrappedDek(customer_id, dek_version, wrapped.blob, wrapped.kek_version, DekState.ACTIVE)
+        return (WrappedDek(customer_id, dek_version, wrapped.blob, wrapped.kek_version, DekState.ACTIVE),
+                Dek(customer_id, dek_version, key, limit=self._nonce_limit))
+
+    def _create(self, customer_id: uuid.UUID, dek_version: int) -> Dek:
+        mine, dek = self._new(customer_id, dek_version)
         stored = self.store.insert(mine)
         # Lost a race with another creator: use the key that was stored, never our own.
-        return Dek(customer_id, dek_version, key, limit=self._nonce_limit) if stored == mine else self._unwrap(stored)
+        return dek if stored == mine else self._unwrap(stored)
 
     def _unwrap(self, row: WrappedDek) -> Dek:
         for _ in range(3):

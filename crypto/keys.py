@@ -26,7 +26,7 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from crypto import _bulk, _keyfiles
+from crypto import _keyfiles
 from crypto.errors import (
     KeyProviderReadOnly,
     KeyRetired,
@@ -103,10 +103,10 @@ class LocalKeyProvider:
 
     def __init__(self, directory: Path) -> None:
         self._dir = Path(directory)
+        self._state_path = str(self._dir / STATE_FILE)
         self._read_only = False
         self._lock = threading.RLock()
         self._aeads: dict[int, AESGCM] = {}
-        self._material: dict[int, bytes] = {}  # the same keys' bytes, for `wrap_batch`
         self._states: dict[int, KekState] = {}
         self._stamp: tuple[int, int, int] | None = None
         self._refresh()
@@ -127,8 +127,8 @@ class LocalKeyProvider:
             raise UnknownKeyVersion(f"no kek v{chosen} secret in {directory}")
         self = cls.__new__(cls)
         self._dir, self._read_only, self._lock, self._stamp = Path(directory), True, threading.RLock(), None
+        self._state_path = str(self._dir / STATE_FILE)  # never read: mounted keys have no state file
         self._aeads = {v: AESGCM(key) for v, key in keys.items()}
-        self._material = dict(keys)
         self._states = {v: KekState.ACTIVE if v == chosen else KekState.ENABLED for v in keys}
         return self
 
@@ -148,24 +148,13 @@ class LocalKeyProvider:
             present = set(self._aeads) if self._read_only else set(_keyfiles.versions(self._dir, KEK_STEM))
             return [KekVersion(v, s, v in present) for v, s in sorted(self._states.items())]
 
-    def wrap(self, dek: bytes, aad: bytes) -> Wrapped:
+    def wrap(self, dek: bytes, aad: bytes, *, _nonce: bytes | None = None) -> Wrapped:
+        # `_nonce` is for the known-answer tests only: everything else lets it be drawn here.
         with self._lock:
             version = self.active_version()
             aead = self._aead(version)
-        nonce = os.urandom(12)
+        nonce = os.urandom(12) if _nonce is None else _nonce
         return Wrapped(version, _WRAP_FORMAT + nonce + aead.encrypt(nonce, dek, _bind(aad, version)))
-
-    def wrap_batch(self, deks: list[bytes], aads: list[bytes]) -> tuple[int, list[bytes]]:
-        """`wrap` for many data keys under one look at the key state (bulk intake): the KEK
-        version and each key's blob, exactly as `wrap` makes it, sealed in one call into
-        crypto/_bulk.c with nonces drawn from the OS at once."""
-        with self._lock:
-            version = self.active_version()
-            self._aead(version)  # checks the version's state and loads its material
-            kek = self._material[version]
-        suffix = version.to_bytes(4, "big")  # `_bind`
-        return version, _bulk.gcm_many(kek, _WRAP_FORMAT, deks, [aad + suffix for aad in aads],
-                                       os.urandom(12 * len(deks)))
 
     def unwrap(self, kek_version: int, blob: bytes, aad: bytes) -> bytes:
         with self._lock:
@@ -189,27 +178,24 @@ class LocalKeyProvider:
             path = _keyfiles.key_path(self._dir, KEK_STEM, version)
             if not path.exists():
                 raise UnknownKeyVersion(f"key-encryption key v{version} has no material ({path.name} is missing)")
-            material = self._material[version] = _keyfiles.read_private(path)
-            aead = self._aeads[version] = AESGCM(material)
+            aead = self._aeads[version] = AESGCM(_keyfiles.read_private(path))
         return aead
 
     def _refresh(self) -> None:
         """Reload the state file if another process (or this one) changed it."""
         if self._read_only:
             return
-        path = self._dir / STATE_FILE
         try:
-            info = path.stat()
+            info = os.stat(self._state_path)  # a str path: this runs for every key wrapped
         except FileNotFoundError:
             self._states, self._stamp = {}, None
             return
         stamp = (info.st_ino, info.st_mtime_ns, info.st_size)  # a replace always changes the inode
         if stamp != self._stamp:
-            raw = json.loads(path.read_text())
+            raw = json.loads(Path(self._state_path).read_text())
             self._states = {int(v): KekState(s) for v, s in raw["versions"].items()}
             self._stamp = stamp
             self._aeads = {v: a for v, a in self._aeads.items() if self._states.get(v) is not KekState.RETIRED}
-            self._material = {v: k for v, k in self._material.items() if v in self._aeads}
 
     # -- changing ------------------------------------------------------------------------
 
@@ -239,7 +225,6 @@ class LocalKeyProvider:
             if path.exists():
                 _keyfiles.erase(path)
             self._aeads.pop(version, None)
-            self._material.pop(version, None)
 
     @contextlib.contextmanager
     def _mutating(self) -> Iterator[dict[int, KekState]]:

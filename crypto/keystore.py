@@ -12,9 +12,9 @@ Rules every implementation keeps (tests/crypto/test_keystore.py runs them agains
 - `insert` is insert-if-absent and returns the row that is stored afterwards, so two
   processes creating a customer's first DEK agree on one. Inserting an ACTIVE row demotes the
   customer's other ACTIVE rows to RETIRED in the same transaction.
-- A DEK row must be durable before data sealed with it is: commit `insert` in its own short
-  transaction, or in the very transaction that writes the first ciphertext (and call
-  `KeyRing.forget` if that transaction rolls back, so the cache drops the key).
+- A DEK row commits with the data sealed under it, never after it: a new customer's first
+  key is inserted in the very transaction that inserts the customer (`KeyRing.new_dek`, or
+  `KeyRing.within` a store bound to that transaction), so a crash leaves both or neither.
 - `destroy` keeps the rows (state DESTROYED, wrapped_key NULL): the store then still says
   the customer *was* keyed, which is how readers get `KeyDestroyed` rather than "no key".
 - Row order is (customer_id, dek_version), UUIDs compared as 16 big-endian bytes (the order of

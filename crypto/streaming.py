@@ -146,13 +146,14 @@ def _source(source: Readable | Iterable[bytes]) -> Readable:
 
 def encrypt(
     dek: Dek, ctx: FieldContext, source: Readable | Iterable[bytes], sink: Writable, *,
-    segment_size: int = DEFAULT_SEGMENT,
+    segment_size: int = DEFAULT_SEGMENT, _salt_prefix: bytes | None = None,
 ) -> BlobSealed:
-    """Seal a stream (anything with `readinto`, or an iterable of chunks) into `sink`."""
+    """Seal a stream (anything with `readinto`, or an iterable of chunks) into `sink`.
+    (`_salt_prefix`, the header's 39 random bytes, is for the known-answer tests only.)"""
     if not MIN_SEGMENT <= segment_size <= MAX_SEGMENT:
         raise ValueError(f"segment size must be {MIN_SEGMENT}..{MAX_SEGMENT}")
     reader = _source(source)
-    salt_prefix = os.urandom(39)
+    salt_prefix = os.urandom(39) if _salt_prefix is None else _salt_prefix
     header = BlobHeader(
         b"".join((bytes((BLOB_FORMAT,)), dek.header[1:5], segment_size.to_bytes(4, "big"), fingerprint(ctx.aad),
                   salt_prefix)), dek.version, segment_size)
