@@ -8,30 +8,21 @@ PostgreSQL; production uses the same code path.
 
 from __future__ import annotations
 
-import functools
 import json
-import operator
-import sqlite3
-import threading
 import uuid
-import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import chain, repeat
 from typing import Any, ClassVar
 
 import structlog
 import uuid_utils
 import uuid_utils.compat
 from sqlalchemy import (
-    Connection,
     DateTime,
     Engine,
-    LargeBinary,
     MetaData,
     String,
-    Table,
     TypeDecorator,
     Uuid,
     any_,
@@ -43,7 +34,6 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import (
     DeclarativeBase,
     InstrumentedAttribute,
@@ -54,10 +44,8 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 from sqlalchemy.pool import NullPool
-from sqlalchemy.sql import ColumnElement, FromClause, Select
+from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.types import UserDefinedType
-
-from archive import sqlite_wal
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -116,8 +104,6 @@ def is_sqlite(url: str) -> bool:
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
-    path = sqlite_wal.database_path(engine.url.database)
-
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # pysqlite's own transaction handling breaks SAVEPOINT; SQLAlchemy's documented fix.
@@ -126,27 +112,8 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        if path is not None:  # the log is check-pointed in the background (archive/sqlite_wal.py)
-            cursor.execute(f"PRAGMA wal_autocheckpoint={sqlite_wal.INLINE_CHECKPOINT_PAGES:d}")
-            cursor.execute(f"PRAGMA journal_size_limit={sqlite_wal.CHECKPOINT_BYTES:d}")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # the log is check-pointed by SQLite itself
         cursor.close()
-
-    if path is not None:
-        engine_ref = weakref.ref(engine)
-
-        @event.listens_for(engine, "checkin")
-        def _on_checkin(_dbapi_connection: Any, _record: Any) -> None:
-            checked_in = engine_ref()
-            if checked_in is None:
-                return
-            pool = checked_in.pool  # a disposed engine gets a new pool: its old files may be going away
-
-            def wanted() -> bool:
-                current = engine_ref()
-                return current is not None and current.pool is pool
-
-            sqlite_wal.after_checkin(path, wanted)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -167,271 +134,6 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     if pool_size <= 0:
         return create_engine(url, echo=echo, poolclass=NullPool)
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-
-
-class Pending:
-    """Work finishing in a background thread that holds no GIL while it works, so the caller
-    computes on meanwhile. Mostly a bulk insert the database is still completing: on PostgreSQL
-    the end of a COPY (the server inserting the last rows and running the foreign-key checks it
-    queued, awaited on the socket); on SQLite the whole insert (a few multi-row statements, each
-    one step of the library's C code) — nothing else may use the connection until `wait`. Also
-    an import part's sealing (archive/customers/rowwork.Sealing, C code that lets go of the
-    GIL). `wait` joins it and raises what failed."""
-
-    def __init__(self, finish: Callable[[], None] | None = None, *, name: str = "bulk-insert") -> None:
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-        if finish is not None:
-            self._thread = threading.Thread(target=self._run, args=(finish,), name=name, daemon=True)
-            self._thread.start()
-
-    def _run(self, finish: Callable[[], None]) -> None:
-        try:
-            finish()
-        except BaseException as error:  # handed to the caller's thread by `wait`
-            self._error = error
-
-    def wait(self) -> None:
-        # An interrupted join (Ctrl-C) still lets the insert end before the interruption goes
-        # on: what the caller does next is roll back, and on SQLite (whose connection has no
-        # lock of its own) a rollback overtaking the insert would leave its remaining rows to
-        # commit on their own. What the database refused stays for the next `wait`.
-        if self._thread is not None:
-            try:
-                self._thread.join()
-            except BaseException:
-                self._thread.join()
-                self._thread = None
-                raise
-            self._thread = None
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
-
-    def settle(self) -> None:
-        """Wait for the insert while another error is already on its way out: what the
-        database refused is logged (its kind, never its values), not raised over that error."""
-        try:
-            self.wait()
-        except Exception as error:
-            log.warning("bulk_insert.failed_during_another_error", error=type(error).__name__)
-
-
-def bulk_insert(connection: Connection, table: FromClause, rows: Sequence[Mapping[str, Any]], *,
-                columns: Sequence[str] | None = None, wait: bool = True, after: Pending | None = None) -> Pending:
-    """Rows straight to the driver, inside the caller's transaction: the bulk-import hot path,
-    without SQLAlchemy's per-row parameter machinery. COPY on PostgreSQL; multi-row INSERTs on
-    SQLite. `columns` defaults to the first row's keys; a row without one of them inserts NULL
-    there. With `wait=False` the database's part of the work is left to finish in the
-    background (`Pending`): call `wait()` on the result before the connection's next statement.
-    `after` is an earlier insert on the same connection that must be complete first."""
-    if not rows:
-        return _nothing(after)
-    names = list(columns if columns is not None else rows[0])
-    if connection.dialect.name == "postgresql":
-        return _insert(connection, table, lambda: [(names, _bound(rows, names, table, connection.dialect))],
-                       wait=wait, after=after)
-    # On SQLite the rows are grouped by the columns they hold, and a column a group lacks is
-    # left out of its statement (NULL unless it has a server default, which then gets an
-    # explicit NULL): binding a None goes through the driver's adaptation protocol and costs
-    # more than twice a string.
-    def grouped() -> list[tuple[list[str], list[tuple[Any, ...]]]]:
-        wanted = set(names)
-        defaulted = [n for n in names if table.c[n].server_default is not None]
-        groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
-        for row in rows:
-            groups.setdefault(tuple(row), []).append(row)
-        out = []
-        for keys, members in groups.items():
-            held = [k for k in keys if k in wanted]
-            group = held + [n for n in defaulted if n not in held] or names  # none held: NULLs
-            out.append((group, _bound(members, group, table, connection.dialect)))
-        return out
-
-    return _insert(connection, table, grouped, wait=wait, after=after)
-
-
-def bulk_insert_columns(connection: Connection, table: FromClause, columns: Mapping[str, Sequence[Any]], *,
-                        wait: bool = True, after: Pending | None = None) -> Pending:
-    """`bulk_insert` of rows given a column at a time (name -> each row's value, None for
-    NULL), as the bulk import builds them: never a dict per row, and each column converted
-    for the driver in one pass. On SQLite a column that is NULL throughout is left out of
-    the statement (unless it has a server default: it then gets the explicit NULLs)."""
-    if not columns or not any(map(len, columns.values())):
-        return _nothing(after)
-
-    def bound() -> list[tuple[list[str], list[tuple[Any, ...]]]]:
-        if len({len(values) for values in columns.values()}) > 1:
-            raise ValueError("every column needs one value per row")
-        names = list(columns)
-        if connection.dialect.name != "postgresql":
-            names = [n for n in names if table.c[n].server_default is not None or
-                     any(map(operator.is_not, columns[n], repeat(None)))] or names
-        converted = _converted([columns[n] for n in names], [table.c[n] for n in names], connection.dialect)
-        return [(names, list(zip(*converted, strict=True)))]
-
-    return _insert(connection, table, bound, wait=wait, after=after)
-
-
-def _nothing(after: Pending | None) -> Pending:
-    if after is not None:
-        after.wait()
-    return Pending()
-
-
-def _insert(connection: Connection, table: FromClause,
-            bound: Callable[[], list[tuple[list[str], list[tuple[Any, ...]]]]], *, wait: bool,
-            after: Pending | None) -> Pending:
-    """Groups of (column names, rows as the driver takes them) inserted by COPY or by
-    multi-row INSERTs; `bound` makes them (and may raise, the earlier insert then settled)."""
-    try:
-        groups = bound()
-        if connection.dialect.name == "postgresql":
-            if after is not None:
-                after.wait()  # the COPY streams from this thread
-            [(names, values)] = groups  # one COPY: rows lacking a column send NULL there
-            pending = _copy(connection, table, names, values)
-        else:
-            pending = _sqlite_insert(connection, table, groups, after, background=not wait)
-    except BaseException:
-        if after is not None:
-            after.settle()  # never leave an earlier insert running under the caller's rollback
-        raise
-    if wait:
-        pending.wait()
-    return pending
-
-
-def _copy(connection: Connection, table: FromClause, names: list[str], values: list[tuple[Any, ...]]) -> Pending:
-    """COPY: one stream instead of a statement per row. In the binary format when every
-    column's type is known: ciphertext then crosses as bytes, not hex text to escape here and
-    parse there. The end of the COPY is left to a `Pending`."""
-    dialect = connection.dialect
-    cols = [table.c[name] for name in names]
-    quote = dialect.identifier_preparer.quote
-    # Table and column names come from the metadata, never from input.
-    column_list = ", ".join(quote(c.name) for c in cols)
-    types = [_PG_BINARY.get(type(c.type).__name__) for c in cols]
-    binary = None not in types
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    stream = cursor.copy(f"COPY {quote(_name(table))} ({column_list}) "
-                         f"FROM STDIN{' (FORMAT BINARY)' if binary else ''}")
-    statement = f"COPY {_name(table)}"
-    copy = stream.__enter__()
-    try:
-        with _as_sqlalchemy_error(dialect, statement):
-            if binary:
-                copy.set_types(types)
-            for value in values:
-                copy.write_row(value)
-    except BaseException as error:
-        stream.__exit__(type(error), error, error.__traceback__)  # cancels the COPY
-        raise
-
-    def finish() -> None:
-        with _as_sqlalchemy_error(dialect, statement):
-            stream.__exit__(None, None, None)
-
-    return Pending(finish)
-
-
-def _sqlite_insert(connection: Connection, table: FromClause, groups: list[tuple[list[str], list[tuple[Any, ...]]]],
-                   after: Pending | None, *, background: bool) -> Pending:
-    """Multi-row INSERTs, a statement per group of rows holding the same columns, run by a
-    `Pending` in the background (which needs a connection made with `check_same_thread=False`,
-    as `make_engine` makes them) or here. Blobs go as `bytearray` (`_bind_converter`)."""
-    dialect = connection.dialect
-    dbapi = connection.connection.dbapi_connection
-    quote = dialect.identifier_preparer.quote
-    limit = dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # type: ignore[union-attr]
-    statements: list[tuple[str, str, int, list[tuple[Any, ...]]]] = []
-    for names, values in groups:
-        # Table and column names come from the metadata, never from input.
-        head = f"INSERT INTO {quote(_name(table))} ({', '.join(quote(table.c[n].name) for n in names)}) VALUES "  # noqa: S608
-        # As many rows per statement as the library binds parameters (32,766 by default), up to
-        # a few hundred: each statement is then one step of SQLite's C code, which lets go of the
-        # GIL for all of its rows, where executemany takes it back after every row.
-        per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, limit // max(1, len(names))))
-        statements.append((head, "(" + ",".join("?" * len(names)) + ")", per_statement, values))
-
-    in_transaction = dbapi.in_transaction  # type: ignore[union-attr]
-
-    def insert() -> None:
-        if after is not None:
-            after.wait()
-        cursor = dbapi.cursor()  # type: ignore[union-attr]
-        try:
-            for head, placeholders, per_statement, values in statements:
-                with _as_sqlalchemy_error(dialect, head):
-                    for start in range(0, len(values), per_statement):
-                        # Belt and braces: callers wait before they roll back, but rows of a
-                        # transaction that has ended would commit on their own.
-                        if in_transaction and not dbapi.in_transaction:  # type: ignore[union-attr]
-                            raise RuntimeError("the transaction ended under a bulk insert")
-                        chunk = values[start:start + per_statement]
-                        cursor.execute(head + ",".join([placeholders] * len(chunk)),
-                                       list(chain.from_iterable(chunk)))
-        finally:
-            cursor.close()
-
-    if not background:
-        insert()
-        return Pending()
-    return Pending(insert)
-
-
-@contextmanager
-def _as_sqlalchemy_error(dialect: Dialect, statement: str) -> Iterator[None]:
-    """The driver's error as SQLAlchemy raises it elsewhere (`IntegrityError` for a duplicate
-    key, …), its parameters hidden: they are ciphertext and customer profile values."""
-    try:
-        yield
-    except dialect.loaded_dbapi.Error as error:
-        raise DBAPIError.instance(statement, None, error, dialect.loaded_dbapi.Error, hide_parameters=True,
-                                  dialect=dialect) from error
-
-
-def _bound(rows: Sequence[Mapping[str, Any]], names: Sequence[str], table: FromClause,
-           dialect: Dialect) -> list[tuple[Any, ...]]:
-    """Each row's values in `names` order, as the driver takes them (a missing one is None):
-    picked a row at a time, converted a column at a time (`_converted`)."""
-    every = operator.itemgetter(*names)
-    width = len(names)
-    try:
-        # Rows holding every column (on SQLite all of them: its groups are by the columns held)
-        # are read by C-level calls only.
-        picked: list[tuple[Any, ...]] = list(map(every, rows)) if width > 1 else [(every(r),) for r in rows]
-    except KeyError:  # some row lacks a column: NULL there
-        picked = [tuple([row.get(n) for n in names]) for row in rows]
-    cols = [table.c[n] for n in names]
-    if not picked or all(_bind_converter(c, dialect) is None for c in cols):
-        return picked
-    return list(zip(*_converted(list(zip(*picked, strict=True)), cols, dialect), strict=True))
-
-
-def _converted(columns: list[Sequence[Any]], cols: Sequence[Any], dialect: Dialect) -> list[Sequence[Any]]:
-    """Each column's values as the driver takes them, converted a column at a time (a list
-    comprehension per column instead of a Python loop over the converters of every row)."""
-    columns = list(columns)
-    for i, col in enumerate(cols):
-        converter = _bind_converter(col, dialect)
-        if converter is None:
-            continue
-        column = columns[i]
-        # Compared by identity, never by value (UUID's == is Python code): one object throughout
-        # (the department, the import's timestamp) is converted once.
-        first = column[0]
-        if column[-1] is first and len(set(map(id, column))) == 1:
-            columns[i] = [None if first is None else converter(first)] * len(column)
-        elif any(map(operator.is_, column, repeat(None))):
-            columns[i] = [None if v is None else converter(v) for v in column]
-        else:
-            columns[i] = list(map(converter, column))
-    return columns
-
-
-def _name(table: FromClause) -> str:
-    return table.name if isinstance(table, Table) else str(table)
 
 
 def one_of(column: ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequence[str] | None,
@@ -482,24 +184,6 @@ class _TextArray(UserDefinedType[list[str]]):
 
     def bind_processor(self, dialect: Dialect) -> Callable[[list[str] | None], str | None]:
         return lambda value: None if value is None else pg_text_array(value)
-
-
-@functools.lru_cache(maxsize=128)  # a part of an import converts the same columns again
-def _bind_converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
-    """The column type's bind processor. Binary columns go to the driver as bytes to psycopg
-    and as `bytearray` to sqlite3 (which adapts `bytes` through its slow protocol path and binds
-    a bytearray's buffer directly)."""
-    if isinstance(column.type, LargeBinary):
-        return bytearray if dialect.name == "sqlite" else None
-    process: Callable[[Any], Any] | None = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return process
-
-
-_SQLITE_ROWS_PER_STATEMENT = 500
-# SQLAlchemy type -> the PostgreSQL type a binary COPY sends it as (exact: the server reads the
-# bytes with the column type's own receive function).
-_PG_BINARY = {"Uuid": "uuid", "String": "text", "Text": "text", "LargeBinary": "bytea", "Integer": "int4",
-              "UTCDateTime": "timestamptz", "Boolean": "bool"}
 
 
 class Database:

@@ -17,6 +17,7 @@ from archive.contracts.service import ContractLedger
 from archive.customers.models import Customer
 from archive.customers.repository import CustomerRepository
 from archive.customers.service import CustomerRegistry
+from archive.datakeys import SqlKeyStore
 from archive.db import Database, new_id
 from archive.identity.models import Department, User
 from archive.identity.repository import IdentityRepository
@@ -145,10 +146,10 @@ def seed_customers(db: Database, ring: KeyRing, index: BlindIndex, *, first_id: 
         else:
             places.append(Placement(sales2, users["sales_rep_2"] if i % 4 else None))
     ids = [first_id] + [new_id() for _ in range(count - 1)]
-    ring.create_deks(ids)  # committed before anything is sealed with them
     records = customer_rows(rng, count)
-    with db.unit_of_work() as uow:
-        registry = CustomerRegistry(CustomerRepository(uow.session), FieldCipher(ring), index)
+    with db.unit_of_work() as uow:  # each customer's data key is made in this transaction, and commits with it
+        keys = ring.within(SqlKeyStore.within(uow.session))
+        registry = CustomerRegistry(CustomerRepository(uow.session), FieldCipher(keys), index)
         for i, (customer_id, place, record) in enumerate(zip(ids, places, records, strict=True)):
             profile = {k: str(record.pop(k)) for k in ("industry", "region", "size_class")}
             kind, status = str(record.pop("kind")), str(record.pop("status"))

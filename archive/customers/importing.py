@@ -3,67 +3,61 @@
 Every row is checked (fields, department and owner, the caller's scope, codes repeated in the
 file, duplicates against the register and the file's earlier rows); a file with any bad row
 imports nothing and reports each problem as (line, column, message). The whole file is one
-transaction, a part at a time: each part's rows are worked (archive/customers/rowwork: parsed,
-blind-indexed, sealed under fresh data keys), checked, and written in bulk with their keys; a
-problem stops the writing, the checks go on to the end, and the refusal rolls back what was
-written. One audit event as the acting user either way. Idempotent by customer code: a row whose code exists with the
-same values (compared by the blind index of the row's canonical text, nothing decrypted) is
-left alone; with changed values it is refused unless `update`, which applies the changes as
-audited corrections.
+unit of work, a part at a time: each part's rows are worked (archive/customers/rowwork: parsed,
+blind-indexed), checked, and — while the file is clean — sealed under fresh data keys and
+written in bulk with those keys, in the same transaction; a problem stops the writing, the
+checks go on to the end, and the refusal rolls back what was written and commits only its
+audit event. One audit event as the acting user either way. Idempotent by customer code: a row
+whose code exists with the same values (compared by the blind index of the row's canonical
+text, nothing decrypted) is left alone; with changed values it is refused unless `update`,
+which applies the changes as audited corrections.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
-import gc
 import io
-import operator
-import sys
-import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
-from itertools import repeat
+from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Select, insert, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from archive.auditing import Auditor, PreparedEvent
+from archive.auditing import Auditor
+from archive.bulk import insert_rows
 from archive.customers.intake import (
     Candidate,
     DuplicateCheck,
     Findings,
     batch_row_of,
 )
-from archive.customers.models import INDEXED_FIELDS, Customer, CustomerReviewFlag
+from archive.customers.models import Customer, CustomerReviewFlag
 from archive.customers.repository import CustomerRepository
-from archive.customers.rowwork import Keys, Sealing, Worked, parts, work
-from archive.customers.service import CustomerRegistry, NewCustomer, index_kind, indexed_columns_many
+from archive.customers.rowwork import Worked, parts, work
+from archive.customers.service import CustomerRegistry, NewCustomer, columns_of
 from archive.customers.validation import PROFILE
-from archive.datakeys import DataKey
-from archive.db import Database, Pending, bulk_insert_columns, new_id, one_of, utcnow
+from archive.datakeys import SqlKeyStore
+from archive.db import Database, UnitOfWork, new_id, one_of, utcnow
 from archive.errors import ArchiveError, FieldError
-from archive.gate import CustomerGate, refuse
+from archive.gate import Caller, Gate, deny
 from archive.identity.models import Department, User
 from archive.identity.principal import Principal
 from archive.policy.decision import PurposeDecision
-from archive.vocabulary import Scope
+from archive.vocabulary import Action, Scope
 from audit.events import AuditAction, Decision
 from crypto.blind_index import BlindIndex
-from crypto.envelope import FieldCipher
+from crypto.envelope import FieldCipher, FieldContext, seal
 from crypto.keyring import KeyRing
-from crypto.keystore import DekState
+from crypto.keystore import WrappedDek
 
 HEADER = ("code", "name", "kind", "department", "owner", "status", "id_number", "tax_number", "phone", "email",
           "address", "industry", "region", "annual_volume", "credit_rating", "cooperation_since")
 MAX_ROWS = 100_000
-_INDEX_KINDS = {f: index_kind(f) for f in INDEXED_FIELDS}
-_CANONICAL = tuple(c for c in HEADER if c != "code")
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
@@ -98,9 +92,7 @@ class _Row:
     owner: UserRef | None = None
     existing: Customer | None = None
 
-    @property
-    def customer_id(self) -> uuid.UUID | None:  # given with the sealed columns to a clean row
-        return self.worked.customer_id
+    customer_id: uuid.UUID | None = None  # given when the row is written
 
 
 class ImportRefused(ArchiveError):
@@ -111,6 +103,11 @@ class ImportRefused(ArchiveError):
     def __init__(self, report: ImportReport) -> None:
         super().__init__(f"{len(report.problems)} problem(s) in the file; nothing was imported.",
                          errors=[FieldError(p.column, p.message, p.line) for p in report.problems])
+        self.report = report
+
+
+class _DryRun(Exception):  # not an error: it carries a dry run's report out of its rolled-back unit
+    def __init__(self, report: ImportReport) -> None:
         self.report = report
 
 
@@ -143,99 +140,80 @@ def read_csv(data: bytes, encoding: str = "utf-8") -> tuple[list[tuple[int, dict
 
 
 class CustomerImporter:
-    def __init__(self, db: Database, gate: CustomerGate, ring: KeyRing, index: BlindIndex) -> None:
+    def __init__(self, db: Database, gate: Gate, ring: KeyRing, index: BlindIndex) -> None:
         self.db = db
         self.gate = gate
         self.ring = ring
         self.index = index
 
     def run(self, principal: Principal, purpose: str | None, rows: Sequence[tuple[int, dict[str, str]]], *,
-            auditor: Auditor, update: bool = False, dry_run: bool = False,
-            progress: Progress | None = None) -> ImportReport:
-        # One look at the blind-index keys for the whole file (a rotation mid-import waits).
-        keys = Keys(self.index.pinned(), self.ring, HEADER)
-        with _interpreter_tuned_for_import():
-            return self._run(keys, principal, purpose, rows, auditor=auditor, update=update, dry_run=dry_run,
-                             tick=progress or (lambda _phase, _done, _total: None))
+            auditor: Auditor, update: bool = False, dry_run: bool = False, progress: Progress | None = None,
+            uow: UnitOfWork | None = None) -> ImportReport:
+        """One unit of work for the whole file — `uow` (un-entered: a request's) or one of its
+        own: committed with its audit event when every row is good; rolled back (its refusal
+        event committed alone) when one is not, or for a dry run."""
+        tick = progress or (lambda _phase, _done, _total: None)
+        try:
+            with self.db.unit_of_work() if uow is None else uow as unit:
+                report = self._run(unit, Caller(principal, auditor, purpose), rows, update=update,
+                                   dry_run=dry_run, tick=tick)
+        except _DryRun as done:
+            return done.report
+        tick("written", len(rows), len(rows))
+        return report
 
-    def _run(self, keys: Keys, principal: Principal, purpose: str | None,
-             rows: Sequence[tuple[int, dict[str, str]]], *, auditor: Auditor, update: bool, dry_run: bool,
-             tick: Progress) -> ImportReport:
+    def _run(self, uow: UnitOfWork, caller: Caller, rows: Sequence[tuple[int, dict[str, str]]], *, update: bool,
+             dry_run: bool, tick: Progress) -> ImportReport:
+        session, principal, auditor = uow.session, caller.principal, caller.auditor
         report = ImportReport(rows=len(rows), dry_run=dry_run)
+        index = self.index.pinned()  # one look at the blind-index keys for the file (a rotation waits)
+        today = date.today()
         codes: dict[str, int] = {}  # code -> first line with it
         fresh: list[_Row] = []
         findings: list[Findings] = []
         changed: list[_Row] = []
         written: set[uuid.UUID] = set()
-        # One transaction for everything, data keys included: they commit with the rows sealed
-        # under them or not at all. The file is checked and written part by part, each part
-        # against the register and the earlier parts; the first problem stops the writing (the
-        # checks go on, so every bad row is reported) and `refuse` rolls back what was written.
-        # On SQLite the write lock is held throughout, so nothing is registered in between.
-        with self.db.unit_of_work() as uow:
-            session = uow.session
-            decision = self.gate.authorize_import(session, principal, purpose, auditor)
-            directory = _Directory(session, principal)
-            check = DuplicateCheck(session, self.index, own=written)
-            done = 0
-            writing = Pending()  # the previous part, still being inserted by the database
-            sealing: Sealing | None = None
-            event: PreparedEvent | None = None
-            flags: list[dict[str, object]] | None = None
-            try:
-                for part in parts(rows):
-                    worked, sealing = work(keys, part)  # meanwhile the database inserts the previous part
-                    writing.wait()
-                    parsed = self._parse(worked, report, codes)
-                    self._resolve(directory, decision, parsed, report, written)
-                    new = [r for r in parsed if r.existing is None]
-                    findings += self._duplicates(check, new, report, offset=len(fresh), earlier=fresh)
-                    fresh += new
-                    changed += self._compare(parsed, report, update=update)
-                    sealing.finish()  # the part was sealed meanwhile
-                    if report.ok and not dry_run:
-                        writing = self._insert(session, principal, new, sealing.sealed_columns)
-                        written.update(r.customer_id for r in new if r.customer_id)
-                    done += len(part)
-                    tick("checked", done, len(rows))
-                if report.ok and not dry_run:
-                    # The last part may still be inserting: what needs no database is made meanwhile.
-                    flags = self._flag_rows(fresh, findings)
-                    ids = tuple(r.customer_id for r in fresh if r.customer_id)
-                    report.created, report.updated = len(fresh), len(changed)
-                    report.flagged = len({f["customer_id"] for f in flags})
-                    event = auditor.prepare(
-                        AuditAction.CUSTOMER_IMPORT, Decision.ALLOWED, resource_type="customer",
-                        customer_ids=ids + tuple(r.existing.id for r in changed if r.existing),
-                        purpose=decision.purpose.value if decision.purpose else "", categories=decision.categories,
-                        reason=decision.reason, policy_rule=decision.rule_text, policy_version=decision.policy_version,
-                        extra={"rows": str(len(rows)), "created": str(report.created), "updated": str(report.updated),
-                               "unchanged": str(report.unchanged), "flagged": str(report.flagged)})
-            except BaseException:
-                try:
-                    writing.settle()  # never roll back under a running insert; the first error wins
-                finally:
-                    if sealing is not None:
-                        sealing.pending.settle()  # touches no database: only joined, its keys dropped
-                raise
-            writing.wait()
-            if not report.ok:
-                raise refuse(session, auditor, AuditAction.CUSTOMER_IMPORT, ImportRefused(_sorted(report)),
-                             resource_type="customer", purpose=purpose or "", policy_version=decision.policy_version,
-                             extra={"rows": str(len(rows)), "problems": str(len(report.problems))})
-            if dry_run:
-                report.created = len(fresh)
-                uow.rollback()
-                return report
-            assert event is not None
-            assert flags is not None
-            registry = CustomerRegistry(CustomerRepository(session), FieldCipher(self.ring), self.index)
-            for row in changed:
-                self._correct(session, registry, principal, decision, row)
-            if flags:
-                session.execute(insert(CustomerReviewFlag), flags)
-            auditor.write(session, event)
-        tick("written", len(rows), len(rows))
+        # The file is checked and written part by part, each part against the register and the
+        # earlier parts; the first problem stops the writing (the checks go on, so every bad row
+        # is reported), and the refusal rolls back what was written. On SQLite the unit holds
+        # the write lock throughout, so nothing is registered in between.
+        decision = self.gate.decide(uow, caller, Action.CUSTOMER_CREATE)  # a refusal is audited by the gate
+        directory = _Directory(session, principal)
+        check = DuplicateCheck(session, self.index, own=written)
+        done = 0
+        for part in parts(rows):
+            parsed = self._parse(work(index, HEADER, part, today=today), report, codes)
+            self._resolve(directory, decision, parsed, report, written)
+            new = [r for r in parsed if r.existing is None]
+            findings += self._duplicates(check, new, report, offset=len(fresh), earlier=fresh)
+            fresh += new
+            changed += self._compare(parsed, report, update=update)
+            if report.ok and not dry_run:
+                self._insert(session, principal, new)
+                written.update(r.customer_id for r in new if r.customer_id)
+            done += len(part)
+            tick("checked", done, len(rows))
+        if not report.ok:
+            raise deny(auditor, AuditAction.CUSTOMER_IMPORT, ImportRefused(_sorted(report)), resource_type="customer",
+                       purpose=caller.purpose or "", policy_version=decision.policy_version,
+                       extra={"rows": str(len(rows)), "problems": str(len(report.problems))})
+        if dry_run:
+            report.created = len(fresh)
+            raise _DryRun(report)  # nothing of it stays
+        flags = self._flag_rows(fresh, findings)
+        report.created, report.updated = len(fresh), len(changed)
+        report.flagged = len({f["customer_id"] for f in flags})
+        registry = CustomerRegistry(CustomerRepository(session), FieldCipher(self.ring), self.index)
+        for row in changed:
+            self._correct(session, registry, principal, decision, row)
+        insert_rows(session.connection(), CustomerReviewFlag, flags)
+        auditor.record(session, AuditAction.CUSTOMER_IMPORT, Decision.ALLOWED, resource_type="customer",
+                       customer_ids=tuple(r.customer_id for r in fresh if r.customer_id)
+                       + tuple(r.existing.id for r in changed if r.existing),
+                       purpose=decision.purpose.value if decision.purpose else "", categories=decision.categories,
+                       reason=decision.reason, policy_rule=decision.rule_text, policy_version=decision.policy_version,
+                       extra={"rows": str(len(rows)), "created": str(report.created), "updated": str(report.updated),
+                              "unchanged": str(report.unchanged), "flagged": str(report.flagged)})
         return report
 
     # -- checks --------------------------------------------------------------------------------
@@ -339,52 +317,34 @@ class CustomerImporter:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def _insert(self, session: Session, principal: Principal, rows: list[_Row], sealed_columns: list[str]) -> Pending:
-        """New customers with their data keys, sealed already (archive/customers/rowwork), a
-        column at a time. The database may still be inserting them when this returns (`Pending`)."""
+    def _insert(self, session: Session, principal: Principal, rows: list[_Row]) -> None:
+        """New customers, each with a fresh id and data key and its sensitive fields sealed under
+        it, inserted in bulk with their keys in the import's transaction: a key commits with its
+        customer or not at all."""
         if not rows:
-            return Pending()
+            return
         now = utcnow()
-        connection = session.connection()
-        worked = [r.worked for r in rows]
-        ids = [w.customer_id for w in worked]
-        # Only clean rows are written, and each has its id (compared by identity: UUID's == is Python).
-        assert not any(map(operator.is_, ids, repeat(None)))
-        n = len(rows)
-        keys = bulk_insert_columns(connection, DataKey.__table__, {
-            "customer_id": ids, "dek_version": [1] * n, "wrapped_key": [w.wrapped_key for w in worked],
-            "kek_version": [w.kek_version for w in worked], "state": [DekState.ACTIVE.value] * n,
-            "created_at": [now] * n}, wait=False)
-        try:
-            return self._insert_customers(connection, principal, rows, worked, ids, sealed_columns, now, after=keys)
-        except BaseException:
-            keys.settle()  # the keys' insert must not outlive a failure (the caller rolls back)
-            raise
-
-    @staticmethod
-    def _insert_customers(connection: Connection, principal: Principal, rows: list[_Row], worked: list[Worked],
-                          ids: list[uuid.UUID | None], sealed_columns: list[str], now: datetime, *,
-                          after: Pending) -> Pending:
-        assert not any(r.department is None for r in rows)  # a row without one was refused
-        news = [r.new for r in rows]
-        kinds = [new.kind for new in news]
-        sealed = [w.sealed for w in worked]
-        assert not any(map(operator.is_, sealed, repeat(None)))
-        # The sealed columns, blind indexes and public name (rowwork), then the rest.
-        columns: dict[str, list[object]] = indexed_columns_many(
-            kinds, [new.name for new in news], [w.name_key for w in worked], sealed_columns,
-            sealed, [w.indexes or {} for w in worked])  # type: ignore[arg-type]
-        n = len(rows)
-        columns.update({
-            "id": ids, "code": [new.code for new in news], "kind": kinds,  # type: ignore[dict-item]
-            "status": [new.status for new in news], "record_bidx": [w.fingerprint for w in worked],
-            "department_id": [r.department.id if r.department else None for r in rows],
-            "owner_id": [r.owner.id if r.owner else None for r in rows],
-            "created_by": [principal.id] * n, "created_at": [now] * n, "updated_at": [now] * n, "version": [1] * n,
-            "verification_status": ["unverified"] * n, "risk_level": ["unassessed"] * n})
-        for column in PROFILE:  # a column no row has is left out by bulk_insert_columns
-            columns[column] = [new.profile.get(column) for new in news]
-        return bulk_insert_columns(connection, Customer.__table__, columns, wait=False, after=after)
+        keys: list[WrappedDek] = []
+        customers: list[dict[str, object]] = []
+        for row in rows:
+            customer_id = new_id()
+            wrapped, dek = self.ring.new_dek(customer_id)
+            keys.append(wrapped)
+            new, worked = row.new, row.worked
+            sensitive = {"name": new.name, **new.sensitive}
+            sealed = {f: seal(dek, FieldContext("customers", f, customer_id, customer_id), v.encode())
+                      for f, v in sensitive.items() if v is not None}
+            assert row.department is not None  # a row without one was refused
+            customers.append({
+                **columns_of(self.index, new.kind, sensitive, sealed, worked.indexes, name_key=worked.name_key),
+                **{column: new.profile.get(column) for column in PROFILE},
+                "id": customer_id, "code": new.code, "kind": new.kind, "status": new.status,
+                "record_bidx": worked.fingerprint, "department_id": row.department.id,
+                "owner_id": row.owner.id if row.owner else None, "created_by": principal.id, "created_at": now,
+                "updated_at": now, "version": 1, "verification_status": "unverified", "risk_level": "unassessed"})
+            row.customer_id = customer_id
+        SqlKeyStore.within(session).add_first_keys(keys)
+        insert_rows(session.connection(), Customer, customers)
 
     def _correct(self, session: Session, registry: CustomerRegistry, principal: Principal,
                  decision: PurposeDecision, row: _Row) -> None:
@@ -474,47 +434,6 @@ def _ids_by_code(dialect: str) -> Select[tuple[uuid.UUID]]:
     """Registered customers' ids by code (the parameter `codes`): built once, run per part."""
     table = Customer.__table__.c
     return select(table.id).where(one_of(table.code, None, dialect, name="codes"))
-
-
-_tuning_lock = threading.Lock()
-_tuned = 0  # imports running now (the web server runs them in its threadpool)
-_gc_was_enabled = False
-_switch_interval = 0.0
-IMPORT_SWITCH_INTERVAL = 0.0005  # seconds
-
-
-@contextmanager
-def _interpreter_tuned_for_import() -> Iterator[None]:
-    """Two process-wide settings, changed while any import runs (counted: the first import to
-    start changes them, the last to end puts them back as they were):
-
-    - The cyclic garbage collector is paused. An import holds tens of thousands of live objects
-      (its rows) that are not garbage: each full collection would walk all of them again,
-      repeatedly, for nothing — a third of the import's time (bench/intake.py). Reference
-      counting still frees everything.
-    - The GIL switch interval drops from 5 ms to 0.5 ms. The database inserts each part in a
-      background thread (archive.db.Pending) that needs the GIL back after every statement;
-      with the importing thread busy, each hand-over waited up to a whole interval, and the
-      inserts fell behind the work (6 % of the import, bench/intake.py). Threads of the web
-      server take turns more often meanwhile, which costs them little and shortens their waits
-      behind the import."""
-    global _tuned, _gc_was_enabled, _switch_interval
-    with _tuning_lock:
-        if _tuned == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-            _switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(_switch_interval, IMPORT_SWITCH_INTERVAL))
-        _tuned += 1
-    try:
-        yield
-    finally:
-        with _tuning_lock:
-            _tuned -= 1
-            if _tuned == 0:
-                sys.setswitchinterval(_switch_interval)
-                if _gc_was_enabled:
-                    gc.enable()
 
 
 def _sorted(report: ImportReport) -> ImportReport:

@@ -52,7 +52,7 @@ def import_customers(
         fail("the file cannot be read; nothing was imported")
     os_user = system_actor().name
     auditor = Auditor(actor_of(principal), request_id=f"cli:import:{os_user}", policy_version=ctx.policy.version)
-    importer = CustomerImporter(ctx.db, ctx.customers, ctx.key_ring, ctx.blind_index)
+    importer = CustomerImporter(ctx.db, ctx.gate, ctx.key_ring, ctx.blind_index)
     # This process is the import and nothing else, so it may pause the cyclic garbage collector:
     # the file's rows are tens of thousands of live objects that each full collection would walk
     # again for nothing. Reference counting still frees everything. Never done in library code

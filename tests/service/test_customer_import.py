@@ -4,10 +4,8 @@ duplicates refused and same phones flagged, through the CLI and the API."""
 from __future__ import annotations
 
 import csv
-import gc
 import hashlib
 import io
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,35 +180,6 @@ def test_names_with_nothing_to_compare_are_bad_rows(world):
                              content=to_csv(records), headers={"Content-Type": "text/csv"})
     errors = assert_problem(refused, 422)["errors"]
     assert [(e["line"], e["field"]) for e in errors] == [(2, "name"), (3, "name")]
-
-
-def test_imports_running_together_tune_the_interpreter_until_the_last_ends():
-    """The cycle-collector pause and the shorter GIL switch interval are process-wide and
-    imports run in the server's threadpool: they are counted, and put back as they were."""
-    from archive.customers.importing import IMPORT_SWITCH_INTERVAL, _interpreter_tuned_for_import
-
-    assert gc.isenabled()
-    before = sys.getswitchinterval()
-    first, second = _interpreter_tuned_for_import(), _interpreter_tuned_for_import()
-    first.__enter__()
-    second.__enter__()
-    assert sys.getswitchinterval() == pytest.approx(IMPORT_SWITCH_INTERVAL, abs=1e-5)
-    first.__exit__(None, None, None)
-    assert not gc.isenabled()  # the second import is still running
-    assert sys.getswitchinterval() == pytest.approx(IMPORT_SWITCH_INTERVAL, abs=1e-5)
-    second.__exit__(None, None, None)
-    assert gc.isenabled()
-    assert sys.getswitchinterval() == before
-    gc.disable()
-    sys.setswitchinterval(0.0002)  # shorter already: kept
-    try:
-        with _interpreter_tuned_for_import():
-            assert sys.getswitchinterval() == pytest.approx(0.0002, abs=1e-5)
-        assert not gc.isenabled()  # it was off before: left off
-        assert sys.getswitchinterval() == pytest.approx(0.0002, abs=1e-5)
-    finally:
-        gc.enable()
-        sys.setswitchinterval(before)
 
 
 def test_scope_and_header_problems(world, tmp_path):

@@ -11,7 +11,7 @@ from sqlalchemy import Column, LargeBinary, MetaData, Table, Uuid, insert, selec
 from sqlalchemy.exc import IntegrityError
 
 from archive.datakeys import SqlKeyStore
-from archive.db import make_engine
+from archive.db import Database, make_engine
 from archive.migrate import upgrade
 from crypto.envelope import FieldCipher, FieldContext
 from crypto.errors import KeyDestroyed
@@ -75,13 +75,44 @@ def test_rotation_with_concurrent_readers_on_the_sql_store(committed_engine, tmp
     run_rotation(tmp_path, SqlKeyStore(committed_engine))
 
 
-def test_inserting_a_key_that_exists_fails_as_an_integrity_error_and_stores_nothing(committed_engine):
-    store = SqlKeyStore(committed_engine)
+def test_a_key_made_within_a_unit_of_work_commits_with_it_or_not_at_all(committed_engine, tmp_path):
+    """A registration seals through `ring.within(SqlKeyStore.within(session))`: the customer's
+    first key is written in the registration's transaction, unseen outside it until it commits,
+    and gone with it when it rolls back."""
+    generate_local_keys(tmp_path / "keys")
+    ring = trusted(KeyRing(LocalKeyProvider(tmp_path / "keys"), SqlKeyStore(committed_engine)))
+    db = Database(committed_engine)
+    lost, kept = uuid.uuid4(), uuid.uuid4()
+    def register_then_crash() -> None:
+        with db.unit_of_work() as uow:
+            FieldCipher(ring.within(SqlKeyStore.within(uow.session))).encrypt(FieldContext("t", "c", lost, lost), b"x")
+            assert SqlKeyStore.within(uow.session).get(lost, 1) is not None  # the transaction sees its own
+            assert ring.store.get(lost, 1) is None  # nobody else does
+            raise RuntimeError("crash before the customer commits")
+
+    with pytest.raises(RuntimeError, match="crash"):
+        register_then_crash()
+    assert ring.store.get(lost, 1) is None  # rolled back with it
+    ctx = FieldContext("t", "c", kept, kept)
+    with db.unit_of_work() as uow:
+        sealed = FieldCipher(ring.within(SqlKeyStore.within(uow.session))).encrypt(ctx, b"13800138000")
+    assert FieldCipher(ring).decrypt(ANY, ctx, sealed) == b"13800138000"
+    assert ring.destroy_deks(kept) == 1
+    with pytest.raises(KeyDestroyed):
+        FieldCipher(ring).decrypt(ANY, ctx, sealed)
+
+
+def test_first_keys_are_added_in_the_callers_transaction_all_or_nothing(committed_engine):
+    db = Database(committed_engine)
     first, second = uuid.uuid4(), uuid.uuid4()
-    store.insert_many([WrappedDek(first, 1, b"w" * 60, 1, DekState.ACTIVE)])
-    with pytest.raises(IntegrityError):
-        store.insert_many([WrappedDek(second, 1, b"w" * 60, 1, DekState.ACTIVE),
-                           WrappedDek(first, 1, b"x" * 60, 1, DekState.ACTIVE)])
+    with db.unit_of_work() as uow:
+        SqlKeyStore.within(uow.session).add_first_keys([WrappedDek(first, 1, b"w" * 60, 1, DekState.ACTIVE)])
+    with pytest.raises(IntegrityError), db.unit_of_work() as uow:
+        SqlKeyStore.within(uow.session).add_first_keys([WrappedDek(second, 1, b"w" * 60, 1, DekState.ACTIVE),
+                                                        WrappedDek(first, 1, b"x" * 60, 1, DekState.ACTIVE)])
+    store = SqlKeyStore(committed_engine)
     assert store.get(second, 1) is None  # all or nothing
     stored = store.get(first, 1)
     assert stored is not None and stored.wrapped_key == b"w" * 60
+    with pytest.raises(RuntimeError, match="transaction that stores the customer"):
+        store.add_first_keys([WrappedDek(second, 1, b"w" * 60, 1, DekState.ACTIVE)])
