@@ -68,3 +68,13 @@ def test_verify_and_checkpoints(api, officer, ctx):
     assert api.get("/api/v1/audit/checkpoints", token=officer, purpose="audit").status_code == 200
     keys = api.get("/api/v1/audit/public-keys")  # public: verifying needs no token
     assert keys.status_code == 200 and "BEGIN PUBLIC KEY" in next(iter(keys.json().values()))
+
+
+def test_a_cursor_the_list_did_not_give_is_422_and_the_log_is_read_only_under_audit(api, officer):
+    body = assert_problem(api.get(EVENTS, token=officer, purpose="audit", params={"cursor": "yesterday"}), 422)
+    assert body["errors"][0]["field"] == "cursor"
+    for path in ("/api/v1/audit/verify", "/api/v1/audit/checkpoints", "/api/v1/audit/unusual"):
+        assert_problem(api.get(path, token=api.token("rep"), purpose="audit"), 403)
+        assert api.get(path, token=officer, purpose="audit").status_code == 200
+    unusual = api.get("/api/v1/audit/unusual", token=officer, purpose="audit", params={"threshold": 1}).json()
+    assert unusual["next_cursor"] is None and isinstance(unusual["items"], list)
