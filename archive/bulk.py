@@ -1,11 +1,28 @@
-"""Bulk work inside the caller's transaction: many rows into one table in one statement."""
+"""Bulk work inside the caller's transaction: many rows into one table in one statement
+(`insert_rows`), and one bound parameter for a whole list of values (`one_of`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, TableClause, insert
+from sqlalchemy import (
+    Connection,
+    String,
+    TableClause,
+    TypeDecorator,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.types import UserDefinedType
 
 from archive.db import Base
 
@@ -21,3 +38,53 @@ def insert_rows(connection: Connection, table: TableClause | type[Base], rows: S
     if any(len(row) != len(names) for row in rows):
         rows = [{name: row.get(name) for name in names} for row in rows]
     connection.execute(insert(table), list(rows))
+
+
+def one_of(column: ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequence[str] | None,
+           dialect: str, *, name: str | None = None) -> ColumnElement[bool]:
+    """`column IN (values)` with the values as one bound parameter, however many there are:
+    an array on PostgreSQL, a JSON list read by `json_each` on SQLite. SQLAlchemy's IN renders
+    a parameter per value, which costs more than the lookup itself for a file's thousands. The
+    array goes as its text form, which the server parses once as it binds the parameter:
+    psycopg would adapt a list element by element in Python.
+
+    With `name` (and `values` None) the values come with each execution, as the parameter of
+    that name (a list of strings): a statement built once and run for every part of a file,
+    which saves rebuilding it (and SQLAlchemy's walk over it) each time."""
+    if values is None and name is None:
+        raise ValueError("one_of needs the values or the name of the parameter that will hold them")
+    type_ = _TextArray() if dialect == "postgresql" else _JsonList()
+    param = bindparam(name, type_=type_) if values is None else bindparam(None, list(values), type_=type_)
+    if dialect == "postgresql":
+        return column == any_(param)
+    each: Select[Any] = select(literal_column("value")).select_from(func.json_each(param))
+    return column.in_(each.scalar_subquery())
+
+
+def pg_text_array(values: Sequence[str]) -> str:
+    """PostgreSQL's text form of a text[] holding `values`, each element quoted."""
+    return "{" + ",".join(['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]) + "}"
+
+
+class _JsonList(TypeDecorator[list[str]]):
+    """A list of strings sent to SQLite as one JSON text (for `json_each`)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: list[str] | None, dialect: Dialect) -> str | None:
+        return None if value is None else json.dumps(value)
+
+
+class _TextArray(UserDefinedType[list[str]]):
+    """A varchar[] parameter sent as its text form: psycopg passes a str untyped, and the
+    `::VARCHAR[]` rendered after it makes the server read it as the array, once, as it binds."""
+
+    cache_ok = True
+    render_bind_cast = True
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "VARCHAR[]"
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[list[str] | None], str | None]:
+        return lambda value: None if value is None else pg_text_array(value)

@@ -8,9 +8,8 @@ PostgreSQL; production uses the same code path.
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -22,21 +21,14 @@ from sqlalchemy import (
     DateTime,
     Engine,
     MetaData,
-    String,
     TypeDecorator,
     Uuid,
-    any_,
-    bindparam,
     create_engine,
     event,
-    func,
-    literal_column,
-    select,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import (
     DeclarativeBase,
-    InstrumentedAttribute,
     Mapped,
     Session,
     SessionTransaction,
@@ -44,8 +36,6 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 from sqlalchemy.pool import NullPool
-from sqlalchemy.sql import ColumnElement, Select
-from sqlalchemy.types import UserDefinedType
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -134,56 +124,6 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     if pool_size <= 0:
         return create_engine(url, echo=echo, poolclass=NullPool)
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-
-
-def one_of(column: ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequence[str] | None,
-           dialect: str, *, name: str | None = None) -> ColumnElement[bool]:
-    """`column IN (values)` with the values as one bound parameter, however many there are:
-    an array on PostgreSQL, a JSON list read by `json_each` on SQLite. SQLAlchemy's IN renders
-    a parameter per value, which costs more than the lookup itself for a file's thousands. The
-    array goes as its text form, which the server parses once as it binds the parameter:
-    psycopg would adapt a list element by element in Python.
-
-    With `name` (and `values` None) the values come with each execution, as the parameter of
-    that name (a list of strings): a statement built once and run for every part of a file,
-    which saves rebuilding it (and SQLAlchemy's walk over it) each time."""
-    if values is None and name is None:
-        raise ValueError("one_of needs the values or the name of the parameter that will hold them")
-    type_ = _TextArray() if dialect == "postgresql" else _JsonList()
-    param = bindparam(name, type_=type_) if values is None else bindparam(None, list(values), type_=type_)
-    if dialect == "postgresql":
-        return column == any_(param)
-    each: Select[Any] = select(literal_column("value")).select_from(func.json_each(param))
-    return column.in_(each.scalar_subquery())
-
-
-def pg_text_array(values: Sequence[str]) -> str:
-    """PostgreSQL's text form of a text[] holding `values`, each element quoted."""
-    return "{" + ",".join(['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]) + "}"
-
-
-class _JsonList(TypeDecorator[list[str]]):
-    """A list of strings sent to SQLite as one JSON text (for `json_each`)."""
-
-    impl = String
-    cache_ok = True
-
-    def process_bind_param(self, value: list[str] | None, dialect: Dialect) -> str | None:
-        return None if value is None else json.dumps(value)
-
-
-class _TextArray(UserDefinedType[list[str]]):
-    """A varchar[] parameter sent as its text form: psycopg passes a str untyped, and the
-    `::VARCHAR[]` rendered after it makes the server read it as the array, once, as it binds."""
-
-    cache_ok = True
-    render_bind_cast = True
-
-    def get_col_spec(self, **_kw: Any) -> str:
-        return "VARCHAR[]"
-
-    def bind_processor(self, dialect: Dialect) -> Callable[[list[str] | None], str | None]:
-        return lambda value: None if value is None else pg_text_array(value)
 
 
 class Database:

@@ -29,7 +29,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from archive.auditing import Auditor
-from archive.bulk import insert_rows
+from archive.bulk import insert_rows, one_of
 from archive.customers.intake import (
     Candidate,
     DuplicateCheck,
@@ -42,7 +42,7 @@ from archive.customers.rowwork import Worked, parts, work
 from archive.customers.service import CustomerRegistry, NewCustomer, columns_of
 from archive.customers.validation import PROFILE
 from archive.datakeys import SqlKeyStore
-from archive.db import Database, UnitOfWork, new_id, one_of, utcnow
+from archive.db import Database, UnitOfWork, new_id, utcnow
 from archive.errors import ArchiveError, FieldError
 from archive.gate import Caller, Gate, deny
 from archive.identity.models import Department, User

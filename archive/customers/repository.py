@@ -12,8 +12,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from archive.bulk import one_of
 from archive.customers.models import Customer, CustomerCorrection, CustomerReviewFlag, CustomerStatusChange
-from archive.db import one_of
 from archive.vocabulary import Scope
 
 INACTIVE = ("suspended", "ended")  # they leave the active register (DOMAIN.md)

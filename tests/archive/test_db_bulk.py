@@ -16,8 +16,7 @@ from sqlalchemy import Column, Engine, LargeBinary, MetaData, String, Table, cas
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
-from archive.bulk import insert_rows
-from archive.db import one_of
+from archive.bulk import insert_rows, one_of
 
 _meta = MetaData()
 PROBE = Table("test_bulk_probe", _meta, Column("id", String(36), primary_key=True), Column("value", String(200)),
