@@ -58,6 +58,7 @@ from archive.policy.decision import PurposeDecision
 from archive.vocabulary import Action, Scope
 from crypto.blind_index import BlindIndex, IndexKind
 from crypto.envelope import FieldCipher, FieldContext
+from crypto.errors import InvalidIndexValue
 from crypto.keyring import KeyRing
 
 if TYPE_CHECKING:
@@ -255,7 +256,8 @@ class Importer(Protocol):
     """The bulk intake (archive/customers/importing.py `CustomerImporter`)."""
 
     def run(self, principal: Principal, purpose: str | None, rows: Sequence[tuple[int, dict[str, str]]], *,
-            auditor: Auditor, update: bool = False, dry_run: bool = False) -> ImportReport: ...
+            auditor: Auditor, update: bool = False, dry_run: bool = False,
+            uow: UnitOfWork | None = None) -> ImportReport: ...
 
 
 class CustomerService:
@@ -310,7 +312,12 @@ class CustomerService:
         matches lie outside it (and where to ask), others learn nothing of them."""
         with self.uow:
             decision = self.gate.decide(self.uow, caller, Action.CUSTOMER_SEARCH)
-            matches = self.repo.find_by_index(field, [c.hex() for c in self.index.candidates(index_kind(field), value)])
+            try:
+                candidates = [c.hex() for c in self.index.candidates(index_kind(field), value)]
+            except InvalidIndexValue as error:  # nothing registered can hold it (the value is not echoed)
+                raise InvalidInput("This value cannot be searched for.",
+                                   errors=[FieldError(field, str(error))]) from None
+            matches = self.repo.find_by_index(field, candidates)
             shown = [c for c in matches if self.gate.in_scope(caller, decision, c)]
             elsewhere = len(matches) - len(shown)
             clears = [self._clear(c) for c in shown]
@@ -549,8 +556,8 @@ class CustomerService:
 
     def import_file(self, caller: Caller, data: bytes, *, encoding: str = "utf-8", update: bool = False,
                     dry_run: bool = False) -> ImportReport:
-        """A CSV in API.md's import format, all or nothing (the importer runs its own units of
-        work, a part at a time)."""
+        """A CSV in API.md's import format, all or nothing: the whole file is this request's unit of
+        work (the importer checks and writes it a part at a time inside it)."""
         from archive.customers.importing import ImportRefused, ImportReport, read_csv  # it imports this module
 
         if self.importer is None:
@@ -559,7 +566,7 @@ class CustomerService:
         if problems:
             raise ImportRefused(ImportReport(problems=problems))
         return self.importer.run(caller.principal, caller.purpose, rows, auditor=caller.auditor, update=update,
-                                 dry_run=dry_run)
+                                 dry_run=dry_run, uow=self.uow)
 
     # -- helpers ---------------------------------------------------------------------------------
 

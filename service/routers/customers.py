@@ -33,6 +33,8 @@ from service.schemas.customers import (
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 STATUS_VALUES = tuple(STATUSES)
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
+Encoding = Annotated[str, Query(pattern=r"^[A-Za-z][A-Za-z0-9_.:-]{0,39}$",
+                                description="The file's text encoding, e.g. `gbk` for files from Chinese Excel.")]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="The ETag you read.")]
 # TRANSITIONAL (issue 26): still imported by the contracts router; routers take `CurrentCaller` now.
 XPurpose = Annotated[str | None, Header(alias="X-Purpose", description="Why you read this (purposes.yaml).")]
@@ -69,7 +71,7 @@ def create_customer(body: CustomerIn, caller: CurrentCaller, customers: Customer
              openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
              responses=problem_responses(400, 403, 413))
 async def import_customers(request: Request, caller: CurrentCaller, customers: Customers, update: bool = False,
-                           dry_run: bool = False, encoding: str = "utf-8") -> Any:
+                           dry_run: bool = False, encoding: Encoding = "utf-8") -> Any:
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
