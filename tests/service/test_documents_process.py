@@ -184,3 +184,45 @@ def test_50_mb_round_trip_on_seaweedfs(seaweed: SeaweedS3, tmp_path: Path,
         sealed[100] ^= 1
         s3.put_object(Bucket=seaweed.bucket, Key=name, Body=bytes(sealed))
         assert_broken_transfer(client, small["id"])
+
+
+def test_a_streaming_upload_holds_no_write_lock(tmp_path: Path) -> None:
+    """SQLite has one writer at a time. While an upload's body is still streaming in (decided,
+    sealed as it arrives, not yet filed), the server's other requests — each writes at least its
+    audit event — go through at once: the upload holds no transaction while its body streams."""
+    with archive_server(tmp_path) as (_base, client, customer):
+        resume, streaming = threading.Event(), threading.Event()
+        digest = hashlib.sha256()
+        body, length = multipart_stream(16 * 1024 * 1024, digest)
+
+        def stalling() -> Iterator[bytes]:
+            for n, chunk in enumerate(body):
+                if n == 48:  # 12 MiB sent: far beyond what the server buffers before the app reads it
+                    streaming.set()
+                    assert resume.wait(60)
+                yield chunk
+
+        answer: list[httpx.Response] = []
+
+        def send() -> None:
+            answer.append(client.post(f"/api/v1/customers/{customer}/documents", content=stalling(),
+                                      headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+                                               "Content-Length": str(length), "X-Purpose": "sales_followup"}))
+
+        uploading = threading.Thread(target=send)
+        uploading.start()
+        try:
+            assert streaming.wait(60)
+            time.sleep(0.5)
+            started = time.monotonic()
+            listed = client.get(f"/api/v1/customers/{customer}/documents", headers={"X-Purpose": "sales_followup"})
+            made = client.post("/api/v1/customers", json={"kind": "individual", "name": "另一位客户"},
+                               headers={"X-Purpose": "sales_followup"})
+            waited = time.monotonic() - started
+        finally:
+            resume.set()
+            uploading.join(120)
+        assert listed.status_code == 200 and made.status_code == 201, (listed.text, made.text)
+        assert waited < 3, f"other writers waited {waited:.1f} s behind a streaming upload"
+        assert answer and answer[0].status_code == 201, answer[0].text if answer else "no answer"
+        assert answer[0].json()["sha256"] == digest.hexdigest()
