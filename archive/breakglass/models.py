@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from archive.db import Base, IdMixin, utcnow
 
@@ -36,11 +36,3 @@ class BreakGlass(IdMixin, Base):
     def active(self, now: datetime) -> bool:
         return self.closed_at is None and self.expires_at > now
 
-
-def active_break_glass(session: Session, user_id: uuid.UUID, customer_id: uuid.UUID,
-                       now: datetime | None = None) -> BreakGlass | None:
-    """TRANSITIONAL (issue 26): use `BreakGlassRepository(session).open_for` (or `.is_open`, a
-    `BreakGlassLookup` for the gate); goes once its last callers have moved."""
-    from archive.breakglass.repository import BreakGlassRepository
-
-    return BreakGlassRepository(session).open_for(user_id, customer_id, now)

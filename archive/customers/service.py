@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from sqlalchemy.exc import IntegrityError
 
 from archive.auditing import Auditor
-from archive.breakglass.models import active_break_glass
+from archive.breakglass.repository import BreakGlassRepository
 from archive.customers.intake import (
     NOT_COMPARABLE,
     Candidate,
@@ -576,7 +576,7 @@ class CustomerService:
         return decision, self.gate.check_scope(self.uow, caller, decision, self.repo.get(customer_id))
 
     def _break_glass(self, user_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
-        return active_break_glass(self.uow.session, user_id, customer_id) is not None
+        return BreakGlassRepository(self.uow.session).is_open(user_id, customer_id)
 
     def _clear(self, customer: Customer) -> dict[str, str | None]:
         """What a customer shows in clear besides its own columns: department code and owner."""

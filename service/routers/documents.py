@@ -24,7 +24,7 @@ from streaming_form_data import StreamingFormDataParser
 from streaming_form_data.parser import ParseFailedException, parse_content_boundary
 from streaming_form_data.targets import BaseTarget
 
-from archive.breakglass.models import active_break_glass
+from archive.breakglass.repository import BreakGlassRepository
 from archive.contracts.repository import ContractRepository
 from archive.documents.errors import UnsupportedMediaType
 from archive.documents.intake import UPLOAD_FIELDS
@@ -50,7 +50,7 @@ def document_service(ctx: Context, uow: Uow) -> DocumentService:
 def _break_glass(session: Session) -> BreakGlassLookup:
     """Whether a user has an open break-glass on a customer (the gate asks only when the
     standard decision refuses and the policy admits the act via break-glass)."""
-    return lambda user_id, customer_id: active_break_glass(session, user_id, customer_id) is not None
+    return BreakGlassRepository(session).is_open
 
 
 Documents = Annotated[DocumentService, Depends(document_service)]
