@@ -17,8 +17,7 @@ service owns the transaction, the gate writes into it):
     with uow:                                              # one transaction, one commit
         decision = gate.decide(uow, caller, Action.CUSTOMER_READ, customer_id=cid,
                                break_glass=open_break_glass)          # steps 2 and 3
-        customer = repo.get(cid)                           # the service loads the record
-        gate.check_scope(uow, caller, decision, customer)  # step 4 (None -> 404)
+        customer = gate.check_scope(uow, caller, decision, repo.get(cid))  # step 4 (None -> 404)
         clear = {"department": ..., "owner": ...}          # looked up by the service
         admission = gate.admit(uow, caller, decision, [customer.id],
                                resource_id=str(customer.id))           # the allowed event
@@ -65,7 +64,8 @@ The rest of the API (each refusal audited as above):
 - `decide_self(uow, caller, action=Action.CUSTOMER_READ)` — `/me`: implied purpose; 404 for
   anyone but a customer login bound to a record.
 - `check_scope(uow, caller, decision, customer | None, *, missing="No such customer.",
-  resource_type="customer", resource_id=None)`; `in_scope(caller, decision, customer) -> bool`
+  resource_type="customer", resource_id=None) -> customer` (the record the service loaded,
+  once it is in scope); `in_scope(caller, decision, customer) -> bool`
   and `could_read(caller, decision, customer) -> bool` ask without an event (search matches,
   whether a duplicate may be named).
 - `check_content(uow, caller, decision, *, kind, category, document_id, customer_id)`,
@@ -76,6 +76,7 @@ The rest of the API (each refusal audited as above):
   may state it; writes the allowed event.
 - `reveal(admission, customer, *, clear) -> dict` — the customer as the decision shows it;
   `open_content(admission, document_id, customer_id, source, *, size, sha256) -> BlobReader`.
+- `lookup_tokens(kind, value)` — what a search's event keeps of the value (`lookup_hmacs`).
 - `field_cipher`, `blob_cipher` — to seal with (sealing needs no grant).
 
 `Caller(principal, auditor, purpose)` is who asks and why (`service/deps.py` gives routers
