@@ -12,7 +12,7 @@ from archive.blobs import BlobStore, blob_store_from
 from archive.customers.importing import CustomerImporter
 from archive.datakeys import SqlKeyStore
 from archive.db import Database
-from archive.gate import CustomerGate, Gate
+from archive.gate import Gate
 from archive.identity.names import Names
 from archive.identity.passwords import Passwords
 from archive.identity.throttle import LoginThrottle
@@ -41,7 +41,6 @@ class AppContext:
     gate: Gate
     names: Names  # department codes and usernames by id, cached for the process
     blob_store: BlobStore
-    customers: CustomerGate  # TRANSITIONAL (issue 26): the importer's old gate call (`authorize_import`)
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database | None = None) -> AppContext:
@@ -55,7 +54,6 @@ class AppContext:
         lookup = keyfiles.audit_lookup(settings.keys_dir, create=not settings.production)
         policy = PolicyEngine(settings.policy_dir)
         gate = Gate(policy, ring, lookup=lookup)
-        customers = CustomerGate(gate)
         blobs = blob_store_from(settings)
         return cls(
             settings=settings,
@@ -74,7 +72,6 @@ class AppContext:
             gate=gate,
             names=Names(),
             blob_store=blobs,
-            customers=customers,
         )
 
     def customer_importer(self) -> CustomerImporter:

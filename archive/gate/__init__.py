@@ -87,10 +87,7 @@ The rest of the API (each refusal audited as above):
 from archive.gate.access import Gate
 from archive.gate.admission import Admission, GrantPending
 from archive.gate.caller import BreakGlassLookup, Caller, CustomerRecord
-
-# TRANSITIONAL (issue 26): the old entry points (archive/gate/legacy.py), until their callers move.
-from archive.gate.legacy import CustomerGate, authorize_log_access
 from archive.gate.refusal import BREAK_GLASS_POINTER, LOAN_POINTER, deny
 
-__all__ = ["BREAK_GLASS_POINTER", "LOAN_POINTER", "Admission", "BreakGlassLookup", "Caller", "CustomerGate",
-           "CustomerRecord", "Gate", "GrantPending", "authorize_log_access", "deny"]
+__all__ = ["BREAK_GLASS_POINTER", "LOAN_POINTER", "Admission", "BreakGlassLookup", "Caller", "CustomerRecord",
+           "Gate", "GrantPending", "deny"]

@@ -36,8 +36,6 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 Encoding = Annotated[str, Query(pattern=r"^[A-Za-z][A-Za-z0-9_.:-]{0,39}$",
                                 description="The file's text encoding, e.g. `gbk` for files from Chinese Excel.")]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="The ETag you read.")]
-# TRANSITIONAL (issue 26): still imported by the contracts router; routers take `CurrentCaller` now.
-XPurpose = Annotated[str | None, Header(alias="X-Purpose", description="Why you read this (purposes.yaml).")]
 # Reads can meet a customer whose data key was destroyed (crypto-shredding): 410.
 READ = (400, 403, 410)
 

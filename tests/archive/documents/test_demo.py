@@ -57,8 +57,8 @@ def test_demo_documents_of_every_kind_then_blobs_check(tmp_path: Path) -> None:
         assert session.scalar(select(func.count()).where(Document.supersedes_id.is_not(None))) == 1
         assert {r.content_type for r in rows} == {"text/plain", "application/pdf"}
         pdf = next(r for r in rows if r.content_type == "application/pdf")
-    grant = ctx.customers._authority.mint(GrantKind.READ, customer_ids=[pdf.customer_id],
-                                          fields=["documents.content"])  # the gate's authority: the ring trusts it
+    grant = ctx.gate._authority.mint(GrantKind.READ, customer_ids=[pdf.customer_id],
+                                     fields=["documents.content"])  # the gate's authority: the ring trusts it
     opened = BlobCipher(ctx.key_ring).decrypt(grant, content_context(pdf.id, pdf.customer_id),
                                               ChunkReader(ctx.blob_store.open(pdf.blob_key)),
                                               plaintext_size=pdf.size, sha256=bytes.fromhex(pdf.sha256))
