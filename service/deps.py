@@ -10,8 +10,12 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from archive.auditing import Auditor, actor_of
+from archive.breakglass.repository import BreakGlassRepository
+from archive.contracts.repository import ContractRepository
+from archive.contracts.service import ContractService
 from archive.customers.service import CustomerService
 from archive.db import UnitOfWork
+from archive.documents.service import DocumentService
 from archive.errors import AuthenticationFailed, Forbidden
 from archive.gate import Caller
 from archive.identity.principal import Principal
@@ -132,3 +136,21 @@ def get_customer_service(ctx: Context, uow: Uow) -> CustomerService:
 
 
 Customers = Annotated[CustomerService, Depends(get_customer_service)]
+
+
+def get_document_service(ctx: Context, uow: Uow) -> DocumentService:
+    """Filing under a contract asks the contracts area, an open break-glass the break-glass
+    area: each handed in, so documents import neither."""
+    return DocumentService(uow, ctx.gate, ctx.blob_store, units=ctx.db.unit_of_work,
+                           max_bytes=ctx.settings.blobs.document_max_bytes, contracts=ContractRepository,
+                           break_glass=lambda session: BreakGlassRepository(session).is_open)
+
+
+Documents = Annotated[DocumentService, Depends(get_document_service)]
+
+
+def get_contract_service(ctx: Context, uow: Uow) -> ContractService:
+    return ContractService(uow, ctx.gate, zone=ctx.settings.zone, policy_dir=ctx.policy.path)
+
+
+Contracts = Annotated[ContractService, Depends(get_contract_service)]

@@ -44,11 +44,6 @@ from crypto.streaming import BlobReader
 log = structlog.get_logger("archive.documents")
 
 CONTENT = "documents.content"  # what a content read's grant opens
-# TRANSITIONAL (issue 26): today's DocumentGate imports `check_early`, `check_fields`, `describe`
-# and `audit_details` from here until the gate drops it.
-__all__ = ["BlobCheck", "ContractLookup", "DocumentContent", "DocumentDetail", "DocumentPage", "DocumentRegistry",
-           "DocumentService", "DocumentView", "VersionView", "audit_details", "check_blobs", "check_early",
-           "check_fields", "describe"]
 
 
 class ContractLookup(Protocol):
@@ -173,28 +168,6 @@ class DocumentContent:
     content_type: str
     size: int
     chunks: Iterator[bytes]
-
-
-def describe(document: Document, *, versions: Sequence[Document] = (), content_admitted: bool | None = None
-             ) -> dict[str, object]:
-    """TRANSITIONAL (issue 26): today's DocumentGate imports this; `DocumentView` replaces it."""
-    shown: dict[str, object] = {"id": str(document.id), "sha256": document.sha256}
-    if versions:
-        shown["versions"] = [str(v.id) for v in versions if v.chain_id == document.chain_id]
-    if content_admitted is not None:
-        shown["content_admitted"] = content_admitted
-    return shown
-
-
-def audit_details(decision: PurposeDecision, document: Document | None,
-                  customer_id: uuid.UUID | None) -> dict[str, object]:
-    """TRANSITIONAL (issue 26): today's DocumentGate imports this; the gate's `admit` replaces it."""
-    return {"resource_type": "document" if document is not None else "customer",
-            "resource_id": str(document.id if document is not None else customer_id or ""),
-            "customer_ids": (customer_id,) if customer_id else (),
-            "purpose": decision.purpose.value if decision.purpose else "",
-            "categories": (document.category,) if document is not None else decision.categories,
-            "policy_rule": decision.rule_text, "policy_version": decision.policy_version}
 
 
 # --- the service -----------------------------------------------------------------------------------

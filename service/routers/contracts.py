@@ -7,11 +7,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from archive.contracts.repository import LedgerFilter
-from archive.contracts.service import ContractService, NewContract
-from service.deps import Context, CurrentCaller, Uow
+from archive.contracts.service import NewContract
+from service.deps import Contracts, CurrentCaller
 from service.schemas.common import problem_responses
 from service.schemas.contracts import (
     ContractDetailOut,
@@ -26,20 +26,12 @@ from service.schemas.contracts import (
 router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"])
 
 
-def contract_service(ctx: Context, uow: Uow) -> ContractService:
-    return ContractService(uow, ctx.gate, zone=ctx.settings.zone, policy_dir=ctx.policy.path)
-
-
-Contracts = Annotated[ContractService, Depends(contract_service)]
-
-
 @router.post("", status_code=201, response_model=ContractDetailOut, responses=problem_responses(400, 403, 404),
              summary="Record a signed contract and give it its number",
              description="Numbered `<DEPT>-<year>-<NNNN>` in the customer's department, consecutively and without "
                          "gaps, also under concurrent creation. Signing starts the one-month hand-over clock.")
 def create_contract(body: ContractIn, caller: CurrentCaller, contracts: Contracts) -> ContractDetailOut:
-    new = NewContract(body.customer_id, body.title, body.signed_on)
-    made = contracts.create(caller, new)
+    made = contracts.create(caller, NewContract(body.customer_id, body.title, body.signed_on))
     return ContractDetailOut.model_validate(made)
 
 

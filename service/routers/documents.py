@@ -16,22 +16,17 @@ from typing import Annotated
 from urllib.parse import quote
 
 import anyio.from_thread
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 from streaming_form_data import StreamingFormDataParser
 from streaming_form_data.parser import ParseFailedException, parse_content_boundary
 from streaming_form_data.targets import BaseTarget
 
-from archive.breakglass.repository import BreakGlassRepository
-from archive.contracts.repository import ContractRepository
 from archive.documents.errors import UnsupportedMediaType
 from archive.documents.intake import UPLOAD_FIELDS
-from archive.documents.service import DocumentService
 from archive.errors import FieldError, InvalidInput, PayloadTooLarge
-from archive.gate import BreakGlassLookup
-from service.deps import Context, CurrentCaller, Uow
+from service.deps import Context, CurrentCaller, Documents
 from service.middleware import BodyTooLarge
 from service.schemas.common import problem_responses
 from service.schemas.documents import CONTENT_TYPES, UPLOAD_BODY, DocumentDetailOut, DocumentOut, DocumentPage
@@ -39,21 +34,6 @@ from service.schemas.documents import CONTENT_TYPES, UPLOAD_BODY, DocumentDetail
 router = APIRouter(tags=["documents"])
 MAX_FIELD_BYTES = 1024
 MULTIPART_SLACK = 64 * 1024  # room for the other fields and part headers around the file
-
-
-def document_service(ctx: Context, uow: Uow) -> DocumentService:
-    return DocumentService(uow, ctx.gate, ctx.blob_store, units=ctx.db.unit_of_work,
-                           max_bytes=ctx.settings.blobs.document_max_bytes, contracts=ContractRepository,
-                           break_glass=_break_glass)
-
-
-def _break_glass(session: Session) -> BreakGlassLookup:
-    """Whether a user has an open break-glass on a customer (the gate asks only when the
-    standard decision refuses and the policy admits the act via break-glass)."""
-    return BreakGlassRepository(session).is_open
-
-
-Documents = Annotated[DocumentService, Depends(document_service)]
 
 
 @router.post("/api/v1/customers/{customer_id}/documents", status_code=201, openapi_extra=UPLOAD_BODY,
