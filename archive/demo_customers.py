@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from archive.auditing import Auditor, system_actor
 from archive.contracts.service import ContractLedger
 from archive.customers.models import Customer
+from archive.customers.registry import CustomerRegistry
 from archive.customers.repository import CustomerRepository
-from archive.customers.service import CustomerRegistry
 from archive.datakeys import SqlKeyStore
 from archive.db import Database, new_id
 from archive.identity.models import Department, User

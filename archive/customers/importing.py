@@ -37,9 +37,9 @@ from archive.customers.intake import (
     batch_row_of,
 )
 from archive.customers.models import Customer, CustomerReviewFlag
+from archive.customers.registry import CustomerRegistry, NewCustomer, columns_of
 from archive.customers.repository import CustomerRepository
 from archive.customers.rowwork import Worked, parts, work
-from archive.customers.service import CustomerRegistry, NewCustomer, columns_of
 from archive.customers.validation import PROFILE
 from archive.datakeys import SqlKeyStore
 from archive.db import Database, UnitOfWork, new_id, utcnow

@@ -14,7 +14,7 @@ from datetime import date
 
 from archive.customers.intake import NOT_COMPARABLE, PUBLIC_NAME_KINDS, company_key
 from archive.customers.models import INDEXED_FIELDS
-from archive.customers.service import NewCustomer, index_kind
+from archive.customers.registry import NewCustomer, index_kind
 from archive.customers.validation import parse_new_customer
 from crypto.blind_index import IndexKind, PinnedIndex
 

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from archive.customers.models import KINDS, SEALED_FIELDS, STATUSES
-from archive.customers.service import NewCustomer
+from archive.customers.registry import NewCustomer
 from archive.errors import FieldError
 
 CODE = re.compile(r"C-[0-9A-Za-z][0-9A-Za-z-]{0,29}")
