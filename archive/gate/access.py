@@ -9,13 +9,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from archive.auditing import Auditor
-from archive.customers.models import Customer
 from archive.db import UnitOfWork
 from archive.errors import ArchiveError, BadRequest, Forbidden, NotFound
 from archive.gate.admission import Admission
 from archive.gate.caller import BreakGlassLookup, Caller, CustomerRecord
 from archive.gate.refusal import BREAK_GLASS_POINTER, LOAN_POINTER, deny
-from archive.gate.views import customer_view, open_customer_fields
+from archive.gate.views import ShownCustomer, customer_view, open_customer_fields
 from archive.identity.principal import Principal
 from archive.policy import PolicyEngine, Relation, evaluate_scope
 from archive.policy.decision import PurposeDecision, Visibility
@@ -250,7 +249,7 @@ class Gate:
 
     # -- opening, after the commit ----------------------------------------------------------------
 
-    def reveal(self, admission: Admission, customer: Customer, *,
+    def reveal(self, admission: Admission, customer: ShownCustomer, *,
                clear: Mapping[str, str | None]) -> dict[str, object]:
         """A customer as the admitted decision shows it: sealed fields opened against the
         admission's grant and masked or omitted per field; `clear` holds what the service
@@ -259,7 +258,8 @@ class Gate:
             raise ValueError("only a read admission shows a customer")
         return customer_view(self.field_cipher, admission.grant, admission.decision, customer, clear)
 
-    def open_fields(self, admission: Admission, customer: Customer, fields: Sequence[str]) -> dict[str, str | None]:
+    def open_fields(self, admission: Admission, customer: ShownCustomer,
+                    fields: Sequence[str]) -> dict[str, str | None]:
         """The plaintext of `fields` of one customer (an aggregate run computes on them);
         `NotGranted` for a field or customer the grant does not admit."""
         return open_customer_fields(self.field_cipher, admission.grant, customer, fields)

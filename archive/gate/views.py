@@ -1,54 +1,85 @@
 """The one place a customer's sealed fields are opened: against a grant, and shown as the
-decision admits them (clear, masked or null). Called by the gate after the act's commit."""
+decision admits them (clear, masked or null). Called by the gate after the act's commit. Which
+fields are sealed, and for which kinds of customer a name is public, is the policy's field
+catalogue (policies/fields.yaml, in the decision's plan); the gate reads no customer model."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
-from archive.customers.models import PUBLIC_NAME_KINDS, SEALED_FIELDS, Customer
 from archive.policy.decision import PurposeDecision
 from crypto.envelope import FieldCipher, FieldContext
 from crypto.grants import Grant
 
-_SEALED = frozenset(SEALED_FIELDS)
-_SEALED_COLUMN = {name: name + "_ct" for name in SEALED_FIELDS}
 _HEAD = ("code", "kind", "status")  # shown as they are, before the planned fields
 
 
-def _open(cipher: FieldCipher, grant: Grant, customer: Customer, name: str) -> str | None:
-    customer_id = customer.id
-    sealed: bytes | None = getattr(customer, _SEALED_COLUMN[name])
+class ShownCustomer(Protocol):
+    """What the view reads of a loaded customer (`archive.customers.models.Customer` has it),
+    besides its sealed columns (`<field>_ct`)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def grade(self) -> str | None: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def public_name(self) -> str | None: ...
+
+
+def _sealed(customer: ShownCustomer, name: str) -> bytes | None:
+    column = name + "_ct"
+    if not hasattr(customer, column):
+        raise ValueError(f"{name} is not a sealed customer field")
+    value: bytes | None = getattr(customer, column)
+    return value
+
+
+def _open(cipher: FieldCipher, grant: Grant, customer: ShownCustomer, name: str) -> str | None:
+    sealed = _sealed(customer, name)
     if sealed is None:
         return None
-    return cipher.decrypt(grant, FieldContext("customers", name, customer_id, customer_id), sealed).decode()
+    return cipher.decrypt(grant, FieldContext("customers", name, customer.id, customer.id), sealed).decode()
 
 
-def customer_view(cipher: FieldCipher, grant: Grant, decision: PurposeDecision, customer: Customer,
+def customer_view(cipher: FieldCipher, grant: Grant, decision: PurposeDecision, customer: ShownCustomer,
                   clear: Mapping[str, str | None]) -> dict[str, object]:
-    """Every field of the decision's plan: opened when it is shown clear or masked for this
-    customer's kind, never when omitted; public profile columns read as they are; `clear`
-    (department code, owner username) filled in by the caller."""
+    """Every field of the decision's plan: a sealed one opened when it is shown clear or
+    masked for this customer's kind, never when omitted; public profile columns read as they
+    are; `clear` (department code, owner username) filled in by the caller. A company's name is
+    public registry data kept in clear (`public_name`) for the kinds the catalogue names."""
     kind = customer.kind
     values: dict[str, str | None] = {}
     for name, plan in (decision.fields or {}).items():
-        if name in _SEALED:
+        if plan.encrypted:
             if plan.needs_plaintext(kind):
-                values[name] = _open(cipher, grant, customer, name)
+                values[name] = (customer.public_name if name == "name" and kind in plan.clear_for_kinds
+                                and customer.public_name else _open(cipher, grant, customer, name))
         elif name in clear:
             values[name] = clear[name]
         elif hasattr(customer, name):
             values[name] = getattr(customer, name)
-    if customer.public_name and kind in PUBLIC_NAME_KINDS:
-        values["name"] = customer.public_name  # a company's name is public registry data, kept in clear
     shown = decision.render(values, kind)
     return {"id": str(customer.id), "code": customer.code, "kind": kind, "status": customer.status,
             "grade": customer.grade, "version": customer.version, **{k: v for k, v in shown.items() if k not in _HEAD}}
 
 
-def open_customer_fields(cipher: FieldCipher, grant: Grant, customer: Customer,
+def open_customer_fields(cipher: FieldCipher, grant: Grant, customer: ShownCustomer,
                          fields: Sequence[str]) -> dict[str, str | None]:
     """Plaintext of the named sealed fields, for a run that computes on them."""
-    unknown = [f for f in fields if f not in _SEALED]
-    if unknown:
-        raise ValueError(f"not sealed customer fields: {', '.join(unknown)}")
     return {name: _open(cipher, grant, customer, name) for name in fields}
