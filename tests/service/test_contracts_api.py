@@ -488,6 +488,9 @@ def test_late_steps_page_by_cursor_with_the_count_of_all(world):
     assert [(i["event"]["id"], i["step"]) for i in walked] == [(i["event"]["id"], i["step"])
                                                                for i in everything["items"]]
     assert [i["due_on"] for i in walked] == sorted(i["due_on"] for i in walked)  # longest overdue first
+    for garbage in ("not-a-cursor", f"{today(world).isoformat()}_nope"):
+        body = assert_problem(ledger(world, "credit_manager", LEDGER, handover="overdue", cursor=garbage), 422)
+        assert [e["field"] for e in body["errors"]] == ["cursor"]
 
 
 # --- the dossier checklist -----------------------------------------------------------------------
