@@ -87,7 +87,8 @@ class GrantAuthority:
     __slots__ = ("_issued",)
 
     def __init__(self) -> None:
-        self._issued: weakref.WeakSet[Grant] = weakref.WeakSet()
+        # id(grant) -> a weak reference to that very grant; the entry goes when the grant does.
+        self._issued: dict[int, weakref.ref[Grant]] = {}
 
     def mint(self, kind: GrantKind, *, customer_ids: Iterable[uuid.UUID] | None,
              fields: Iterable[str] | None, reason: str = "") -> Grant:
@@ -98,15 +99,23 @@ class GrantAuthority:
                             ("customer_ids", None if customer_ids is None else frozenset(customer_ids)),
                             ("fields", None if fields is None else frozenset(fields))):
             object.__setattr__(grant, name, value)
-        self._issued.add(grant)
+        key, issued = id(grant), self._issued
+
+        def forget(ref: weakref.ref[Grant]) -> None:
+            if issued.get(key) is ref:
+                del issued[key]
+
+        issued[key] = weakref.ref(grant, forget)
         return grant
 
     def check(self, grant: Grant | None, customer_id: uuid.UUID, field: str | None) -> None:
         """Raise `NotGranted` unless `grant` is one of ours and admits that field of that customer."""
-        if grant.__class__ is not Grant or grant not in self._issued:
+        ref = self._issued.get(id(grant))
+        if ref is None or ref() is not grant:  # not minted here: a look-alike has another identity
             raise NotGranted("no valid grant: plaintext is opened only against a grant from the gate")
         assert grant is not None
-        if not grant.covers(customer_id, field):
+        customers, fields = grant.customer_ids, grant.fields
+        if (customers is not None and customer_id not in customers) or (fields is not None and field not in fields):
             raise NotGranted(f"the grant does not admit {field or 'this data'} of customer {customer_id}")
 
     def __repr__(self) -> str:
