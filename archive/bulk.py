@@ -1,5 +1,6 @@
-"""Bulk work inside the caller's transaction: many rows into one table in one statement
-(`insert_rows`), and one bound parameter for a whole list of values (`one_of`)."""
+"""Bulk work inside the caller's transaction: many rows into one table at once (`insert_rows`:
+COPY on PostgreSQL, executemany on SQLite), and one bound parameter for a whole list of values
+(`one_of`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     String,
-    TableClause,
+    Table,
     TypeDecorator,
     any_,
     bindparam,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.types import UserDefinedType
@@ -27,17 +29,46 @@ from sqlalchemy.types import UserDefinedType
 from archive.db import Base
 
 
-def insert_rows(connection: Connection, table: TableClause | type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert `rows` into `table` (a table, or a mapped class) as one executemany: the driver's
-    own on SQLite, SQLAlchemy's "insertmanyvalues" batches on PostgreSQL. Inside the caller's
-    transaction: nothing is committed here. A column some rows name and others do not is NULL
-    in the others."""
+def insert_rows(connection: Connection, table: Table | type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` into `table` (a table, or a mapped class) inside the caller's transaction:
+    nothing is committed here. One COPY on PostgreSQL (psycopg); one executemany on SQLite
+    (the driver's own). A column some rows name and others do not is NULL in the others; a
+    refused row (a duplicate key) raises SQLAlchemy's error, as an INSERT would, its values
+    hidden (they are ciphertext and customer data)."""
     if not rows:
         return
-    names = dict.fromkeys(name for row in rows for name in row)
+    target: Table = table if isinstance(table, Table) else table.__table__  # type: ignore[assignment]
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    if connection.dialect.name == "postgresql":
+        _copy(connection, target, names, rows)
+        return
     if any(len(row) != len(names) for row in rows):
         rows = [{name: row.get(name) for name in names} for row in rows]
-    connection.execute(insert(table), list(rows))
+    connection.execute(insert(target), list(rows))
+
+
+def _copy(connection: Connection, table: Table, names: list[str], rows: Sequence[Mapping[str, Any]]) -> None:
+    """COPY … FROM STDIN: the rows stream to the server in one command. A column type's own
+    conversion (a `TypeDecorator`, e.g. timestamps kept in UTC) is applied; psycopg adapts the
+    values (UUIDs, bytes, text, numbers) as it does for any statement."""
+    dialect = connection.dialect
+    columns = [table.c[name] for name in names]
+    convert = [column.type.process_bind_param if isinstance(column.type, TypeDecorator) else None
+               for column in columns]
+    quote = dialect.identifier_preparer.quote
+    # Table and column names come from the metadata, never from input.
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) FROM STDIN"
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([value if value is None or fix is None else fix(value, dialect)
+                                for value, fix in zip([row.get(name) for name in names], convert, strict=True)])
+    except dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(statement, None, error, dialect.loaded_dbapi.Error, hide_parameters=True,
+                                  dialect=dialect) from error
+    finally:
+        cursor.close()
 
 
 def one_of(column: ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequence[str] | None,
