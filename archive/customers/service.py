@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from archive.auditing import Auditor
 from archive.breakglass.repository import BreakGlassRepository
+from archive.customers.importing import ImportRefused, ImportReport, read_csv
 from archive.customers.intake import (
     NOT_COMPARABLE,
     Candidate,
@@ -57,9 +60,6 @@ from crypto.blind_index import BlindIndex
 from crypto.envelope import FieldCipher
 from crypto.errors import InvalidIndexValue
 from crypto.keyring import KeyRing
-
-if TYPE_CHECKING:
-    from archive.customers.importing import ImportReport
 
 # Identity verification and risk assessment (002 客户识别流程: 身份验证, 风险评估): set like any
 # other field, by a purpose that shows it in clear (the risk level is credit data).
@@ -102,6 +102,18 @@ def check_correction(changes: Mapping[str, object]) -> dict[str, str | None]:
 
 def etag(customer: Customer) -> str:
     return f'"{customer.version}"'
+
+
+@contextmanager
+def same_version() -> Iterator[None]:
+    """Around a unit that changes a customer: if another change committed since it read the
+    record (its version moved on), its update finds no row of that version — 412, as for a
+    stale If-Match, instead of an internal error."""
+    try:
+        yield
+    except StaleDataError:
+        raise StaleVersion("The customer changed while your change was being made; read it again and reapply "
+                           "your change.") from None
 
 
 def check_version(customer: Customer, if_match: str | None) -> None:
@@ -318,7 +330,7 @@ class CustomerService:
         """A correction: only of fields the purpose shows in clear, only on the version the caller
         saw (If-Match), with the event in the same transaction as the change."""
         principal = caller.principal
-        with self.uow:
+        with same_version(), self.uow:
             decision, customer = self._decide_on(caller, Action.CUSTOMER_UPDATE, customer_id)
             if not if_match:
                 raise PreconditionRequired(f"Send If-Match with the ETag you read (now {etag(customer)}), so a "
@@ -339,7 +351,7 @@ class CustomerService:
                       if_match: str | None) -> dict[str, object]:
         """A lifecycle step (DOMAIN.md): only along the allowed transitions, with a reason, kept in
         the customer's status history; `suspended` and `ended` leave the active register."""
-        with self.uow:
+        with same_version(), self.uow:
             decision, customer = self._decide_on(caller, Action.CUSTOMER_STATUS, customer_id)
             check_version(customer, if_match)
             if to not in STATUSES:
@@ -362,7 +374,7 @@ class CustomerService:
                      if_match: str | None) -> dict[str, object]:
         """The manager's say on ownership (003): any active staff member of the customer's
         department, or nobody; the change is kept in the correction history with its reason."""
-        with self.uow:
+        with same_version(), self.uow:
             decision, customer = self._decide_on(caller, Action.CUSTOMER_ASSIGN, customer_id)
             check_version(customer, if_match)
             new_owner = self.identity.user_by_username(owner) if owner else None
@@ -432,8 +444,6 @@ class CustomerService:
                     dry_run: bool = False) -> ImportReport:
         """A CSV in API.md's import format, all or nothing: the whole file is this request's unit of
         work (the importer checks and writes it a part at a time inside it)."""
-        from archive.customers.importing import ImportRefused, ImportReport, read_csv  # it imports this module
-
         if self.importer is None:
             raise RuntimeError("this service was built without an importer")
         rows, problems = read_csv(data, encoding)
