@@ -45,8 +45,9 @@ DECRYPT_ALLOWED = ("crypto/", "archive/gate/")
 DYNAMIC_ALLOWED = ("archive/settings.py",)
 # Sealed columns are named by the models that declare them, the registry that seals them and
 # copies ciphertext into the correction history (still sealed), and the gate, which opens them.
-SEALED_ALLOWED = ("archive/customers/models.py", "archive/customers/service.py", "archive/customers/repository.py",
-                  "archive/customers/importing.py", "archive/gate/", "archive/migrations/", "crypto/")
+SEALED_ALLOWED = ("archive/customers/models.py", "archive/customers/registry.py", "archive/customers/service.py",
+                  "archive/customers/repository.py", "archive/customers/importing.py", "archive/gate/",
+                  "archive/migrations/", "crypto/")
 
 
 @dataclass(frozen=True)
