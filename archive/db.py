@@ -191,7 +191,12 @@ class UnitOfWork:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
         self._open = False
         if exc is None:
-            self._commit()
+            try:
+                self._commit()
+            except BaseException:  # the commit failed (the audit event could not be written…)
+                self._after.clear()  # …so nothing waiting on it runs: no grant is minted
+                self.session.rollback()
+                raise
             return
         self._after.clear()
         self.session.rollback()
@@ -214,15 +219,6 @@ class UnitOfWork:
         if not self._open:
             raise RuntimeError("after_commit needs an open unit of work")
         self._after.append(callback)
-
-    # TRANSITIONAL (issue 26): the explicit calls below go once every caller uses `with uow:`;
-    # the commit lint then fails on any `.commit(` left outside this module.
-    def commit(self) -> None:
-        self._commit()
-
-    def rollback(self) -> None:
-        self._after.clear()
-        self.session.rollback()
 
     def savepoint(self) -> SessionTransaction:
         """A SAVEPOINT inside the open transaction (`with uow.savepoint():`), for a step that
