@@ -1,6 +1,6 @@
-"""Customers' rules: registering (profile in clear, each sensitive field sealed with the
-customer's data key — AAD: table, column, row, customer — blind indexes for exact search), the
-one-record-per-company intake, lifecycle steps, owner assignment and corrections.
+"""Customers' rules: the one-record-per-company intake (archive/customers/intake.py), lifecycle
+steps, owner assignment, corrections, the review of possible duplicates, the bulk import; how a
+customer is sealed and written is archive/customers/registry.py, every query the repository.
 
 `CustomerService` is what the routers call: each method is one unit of work in which the gate
 decides and audits (archive/gate), and a customer is shown only after that unit commits."""
@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from archive.auditing import Auditor
 from archive.breakglass.repository import BreakGlassRepository
-from archive.customers.importing import ImportRefused, ImportReport, read_csv
+from archive.customers.importing import CustomerImporter, ImportRefused, ImportReport, read_csv
 from archive.customers.intake import (
     NOT_COMPARABLE,
     Candidate,
@@ -52,7 +50,6 @@ from archive.errors import (
 )
 from archive.gate import LOAN_POINTER, Caller, Gate
 from archive.identity.names import Names
-from archive.identity.principal import Principal
 from archive.identity.repository import IdentityRepository
 from archive.policy.decision import PurposeDecision
 from archive.vocabulary import Action, Scope
@@ -138,21 +135,13 @@ class CustomerQuery:
     industry: str | None = None
 
 
-class Importer(Protocol):
-    """The bulk intake (archive/customers/importing.py `CustomerImporter`)."""
-
-    def run(self, principal: Principal, purpose: str | None, rows: Sequence[tuple[int, dict[str, str]]], *,
-            auditor: Auditor, update: bool = False, dry_run: bool = False,
-            uow: UnitOfWork | None = None) -> ImportReport: ...
-
-
 class CustomerService:
     """One method per act on customers, each one unit of work: the gate decides and writes the
     event inside it (archive/gate), the rules here decide the rest, and a customer is shown only
     after the unit has committed (`Gate.reveal` against the grant it minted then)."""
 
     def __init__(self, uow: UnitOfWork, gate: Gate, *, index: BlindIndex, ring: KeyRing, names: Names,
-                 importer: Importer | None = None) -> None:
+                 importer: CustomerImporter | None = None) -> None:
         self.uow, self.gate, self.index, self.ring, self.names = uow, gate, index, ring, names
         self.importer = importer
         self.repo = CustomerRepository(uow.session)

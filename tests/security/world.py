@@ -13,8 +13,8 @@ from pathlib import Path
 from sqlalchemy import Engine, select, text
 
 from archive.customers.models import Customer
+from archive.customers.registry import CustomerRegistry
 from archive.customers.repository import CustomerRepository
-from archive.customers.service import CustomerRegistry
 from archive.db import Database, make_engine, new_id
 from archive.migrate import upgrade
 from archive.vocabulary import Role
