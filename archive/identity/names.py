@@ -1,6 +1,7 @@
 """Department codes and usernames by id, cached: every customer shown names its department and
 owner, and neither changes once created (codes and usernames are permanent identifiers), so a
-read need not ask the database for them each time. Entries expire after a minute anyway."""
+read need not ask the database for them each time (IdentityRepository does, on a miss). Entries
+expire after a minute anyway."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ import threading
 import time
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive.identity.models import Department, User
+from archive.identity.repository import IdentityRepository
 
 TTL_SECONDS = 60.0
 LIMIT = 20_000
@@ -28,10 +28,13 @@ class Names:
         hit = self._entries.get((kind, key))
         if hit is not None and hit[0] > now:
             return hit[1]
+        repo = IdentityRepository(session)
         if kind == "department":
-            value = session.scalar(select(Department.code).where(Department.id == key))
+            department = repo.department(key)
+            value = department.code if department is not None else None
         else:
-            value = session.scalar(select(User.username).where(User.id == key))
+            user = repo.user(key)
+            value = user.username if user is not None else None
         with self._lock:
             if len(self._entries) >= LIMIT:
                 self._entries.clear()
