@@ -27,7 +27,6 @@ from crypto.grants import GrantAuthority, GrantKind
 from crypto.keyring import KeyRing
 from crypto.streaming import BlobCipher, BlobReader, Readable
 
-CONTENT_FIELD = "documents.content"
 R = TypeVar("R", bound=CustomerRecord)
 
 
@@ -197,7 +196,7 @@ class Gate:
 
     def aggregate(self, uow: UnitOfWork, caller: Caller, decision: PurposeDecision, customer_ids: Iterable[uuid.UUID],
                   fields: Iterable[str], *, resource_type: str, resource_id: str = "",
-                  **details: object) -> Admission:
+                  extra: Mapping[str, str] | None = None, **details: object) -> Admission:
         """A report or grading run: the customer `fields` it declares (plain names, e.g.
         `annual_volume`) opened to compute on, never returned. Each must be one the decision
         admits (else 403, audited); the event names the run, the fields and how many customers."""
@@ -210,29 +209,28 @@ class Gate:
             raise self._deny(caller, decision.action, Forbidden(
                 f"The purpose {decision.purpose} does not admit {', '.join(refused)} in clear; a run declares only "
                 "what its purpose admits."), decision, resource_type=resource_type, resource_id=resource_id)
-        extra = {"grant": GrantKind.AGGREGATE.value, "customers": str(len(ids)),
-                 **{str(k): str(v) for k, v in dict(details.pop("extra", None) or {}).items()}}  # type: ignore[call-overload]
         caller.auditor.record(uow.session, decision.action.value, Decision.ALLOWED, resource_type=resource_type,
                               resource_id=resource_id, purpose=decision.purpose.value if decision.purpose else "",
                               categories=decision.categories, fields=declared, reason=decision.reason,
                               policy_rule=decision.rule_text, policy_version=decision.policy_version,
-                              extra=extra, **details)
+                              extra={"grant": GrantKind.AGGREGATE.value, "customers": str(len(ids)), **(extra or {})},
+                              **details)
         opens = frozenset(f"customers.{f}" for f in declared)
         admission = Admission(decision, GrantKind.AGGREGATE, ids, opens)
         return self._pending(uow, admission, f"{decision.action} (aggregate)")
 
     def system(self, uow: UnitOfWork, auditor: Auditor, action: AuditAction, *, reason: str,
-               resource_type: str = "data_keys", resource_id: str = "", **details: object) -> Admission:
+               resource_type: str = "data_keys", resource_id: str = "", extra: Mapping[str, str] | None = None,
+               **details: object) -> Admission:
         """Key rotation and rewrap: no customer decision, every customer and field, only for
         the system actor (a CLI command or the worker); audited like any other grant."""
         if auditor.actor.kind is not ActorKind.SYSTEM:
             raise deny(auditor, action, Forbidden("Key rotation and rewrap run as the system (the `archive keys` "
                                                   "commands), not as a signed-in user."),
                        resource_type=resource_type, resource_id=resource_id, policy_version=self.policy.version)
-        extra = {"grant": GrantKind.SYSTEM.value, **{str(k): str(v) for k, v in
-                                                     dict(details.pop("extra", None) or {}).items()}}  # type: ignore[call-overload]
         auditor.record(uow.session, action, Decision.ALLOWED, resource_type=resource_type, resource_id=resource_id,
-                       reason=reason, policy_version=self.policy.version, extra=extra, **details)
+                       reason=reason, policy_version=self.policy.version,
+                       extra={"grant": GrantKind.SYSTEM.value, **(extra or {})}, **details)
         return self._pending(uow, Admission(None, GrantKind.SYSTEM, None, None), str(action))
 
     def _pending(self, uow: UnitOfWork, admission: Admission, reason: str) -> Admission:
