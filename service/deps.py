@@ -1,5 +1,7 @@
-"""Everything routers inject, as `Annotated` aliases: the context, a database session, the
-caller. Authentication is applied at router mount (`require_principal`), not per route."""
+"""Everything routers inject, as `Annotated` aliases: the context, the request's unit of work
+(un-entered: the service enters it), the caller (`CurrentCaller`: principal, auditor and
+`X-Purpose`, as the gate takes them), and one service per area (`Customers`, `Documents`,
+`Contracts`, ...). Authentication is applied at router mount (`require_principal`), not per route."""
 
 from __future__ import annotations
 
