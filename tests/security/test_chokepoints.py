@@ -86,7 +86,7 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
         self.functions.pop()
 
-    visit_AsyncFunctionDef = visit_FunctionDef
+    visit_AsyncFunctionDef = visit_FunctionDef  # noqa: N815 (ast.NodeVisitor dispatches on this name)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr in TRANSACTION_ATTRS and not self._may_commit():

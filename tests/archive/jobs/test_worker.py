@@ -112,7 +112,8 @@ def test_the_leader_lock_holds_no_transaction_open_on_postgresql(committed_pg_en
         with committed_pg_engine.connect() as conn:
             states = conn.execute(text(
                 "SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.granted AND l.objid::bigint = :k"),
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.objid::bigint = :k "
+                    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
                 {"k": LEADER_LOCK_KEY}).scalars()
             assert list(states) == ["idle"]  # not "idle in transaction": nothing left open beside the lock
         first.release()
