@@ -8,7 +8,7 @@ from archive.documents import models as document_models
 from archive.health import models as health_models
 from archive.identity import models as identity_models
 from archive.jobs import models as job_models
-from archive.policy import releases as policy_release_models
+from archive.policy import models as policy_release_models
 
 __all__ = [
     "break_glass_models", "contract_models", "customer_models", "data_key_models", "document_models", "health_models",

@@ -9,28 +9,20 @@ transaction. Every serving process follows the newest row within its poll interv
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from archive.auditing import Auditor
 from archive.errors import Conflict, FieldError, InvalidInput
 from archive.policy.check import check_policies
 from archive.policy.files import Problem, Severity, policy_version
-from archive.policy.releases import PolicyRelease
+from archive.policy.models import Release
+from archive.policy.repository import add_release, newest_release
 from audit.events import AuditAction
 
 NOTE_MAX = 500  # PolicyRelease.note
-
-
-@dataclass(frozen=True, slots=True)
-class Release:
-    version: str
-    released_at: datetime
-    released_by: str
-    note: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +36,6 @@ class PolicyStatus:
     def files_released(self) -> bool:
         """The files here are the newest release (or nothing was released yet)."""
         return self.released is None or self.released.version == self.files_version
-
-
-_NEWEST = (select(PolicyRelease.version, PolicyRelease.released_at, PolicyRelease.released_by, PolicyRelease.note)
-           .order_by(PolicyRelease.id.desc()).limit(1))
-
-
-def newest_release(target: Session | Connection) -> Release | None:
-    row = target.execute(_NEWEST).first()
-    return None if row is None else Release(row.version, row.released_at, row.released_by, row.note)
 
 
 def policy_status(target: Session | Connection, directory: Path) -> PolicyStatus:
@@ -70,13 +53,11 @@ def release_policy(session: Session, directory: Path, auditor: Auditor,
     previous = newest_release(session)
     if previous is not None and previous.version == version:
         raise Conflict(f"Policy {version} is already the released policy; change the files first.")
-    row = PolicyRelease(version=version, released_by=auditor.actor.name[:200], note=note)
-    session.add(row)
-    session.flush()
+    release = add_release(session, version=version, released_by=auditor.actor.name[:200], note=note)
     auditor.record(session, AuditAction.POLICY_RELEASED, resource_type="policy", resource_id=version,
                    policy_version=version, reason=note,
                    extra={"previous": previous.version if previous else "", "warnings": str(len(warnings))})
-    return Release(row.version, row.released_at, row.released_by, row.note), warnings
+    return release, warnings
 
 
 def _checked_version(directory: Path) -> tuple[str, list[Problem]]:

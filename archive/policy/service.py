@@ -10,7 +10,8 @@ from archive.auditing import Auditor
 from archive.db import UnitOfWork
 from archive.policy.engine import PolicyEngine
 from archive.policy.files import Problem
-from archive.policy.publish import Release, policy_status, release_policy
+from archive.policy.models import Release
+from archive.policy.publish import policy_status, release_policy
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from archive.db import Database
 from archive.errors import ArchiveError
 from archive.policy.engine import PolicyEngine
 from archive.policy.files import PolicyError, policy_version
-from archive.policy.publish import newest_release
+from archive.policy.repository import newest_release
 from audit.events import AuditAction
 
 log = structlog.get_logger("archive.policy")

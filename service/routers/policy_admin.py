@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
-from archive.policy.publish import Release
+from archive.policy.models import Release
 from archive.policy.service import PolicyService
 from service.deps import Audit, Context, PolicyAdmin, Uow
 from service.schemas.common import problem_responses

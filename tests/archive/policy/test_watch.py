@@ -15,8 +15,8 @@ from archive.db import Database, make_engine
 from archive.errors import Conflict, InvalidInput
 from archive.migrate import upgrade
 from archive.policy import PolicyEngine, policy_version
+from archive.policy.models import PolicyRelease
 from archive.policy.publish import newest_release, policy_status, release_policy
-from archive.policy.releases import PolicyRelease
 from archive.policy.watch import PolicyWatcher, WatchOutcome
 from archive.vocabulary import Action, Purpose, Role
 from audit.tables import events

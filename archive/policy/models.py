@@ -4,6 +4,7 @@ release reaches all workers without a restart (archive/policy/watch.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Integer, String
@@ -20,3 +21,13 @@ class PolicyRelease(Base):
     released_at: Mapped[datetime] = mapped_column(default=utcnow)
     released_by: Mapped[str] = mapped_column(String(200))  # username, or the OS user of the CLI
     note: Mapped[str] = mapped_column(String(500), default="")
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A release as callers see it (a plain value, detached from the session)."""
+
+    version: str
+    released_at: datetime
+    released_by: str
+    note: str
