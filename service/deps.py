@@ -1,11 +1,15 @@
 """Everything routers inject, as `Annotated` aliases: the context, the request's unit of work
 (un-entered: the service enters it), the caller (`CurrentCaller`: principal, auditor and
 `X-Purpose`, as the gate takes them), and one service per area (`Customers`, `Documents`,
-`Contracts`, ...). Authentication is applied at router mount (`require_principal`), not per route."""
+`Contracts`, ...). Authentication is applied at router mount (`require_principal`), not per route.
+
+A dependency that does no I/O is `async def`: FastAPI runs a plain `def` dependency in its
+threadpool, a hop of its own on every request (a governed read took nine; now three: the
+session, the principal's lookup and the route). Those that touch the database stay `def`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -29,7 +33,7 @@ from service.context import AppContext
 bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -48,7 +52,7 @@ def get_uow(ctx: Context) -> Iterator[UnitOfWork]:
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
 
 
-def get_identity(ctx: Context, uow: Uow) -> IdentityService:
+async def get_identity(ctx: Context, uow: Uow) -> IdentityService:
     return IdentityService(IdentityRepository(uow.session), ctx.passwords, uow=uow)
 
 
@@ -72,11 +76,11 @@ def require_principal(
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
 
 
-def holding(permission: Permission, refusal: str) -> Callable[..., Principal]:
+def holding(permission: Permission, refusal: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller, if their roles hold `permission` — policy data
     (`policies/permissions.csv`, `PolicyEngine.may`), not a role set in code; else 403."""
 
-    def require(principal: CurrentPrincipal, ctx: Context) -> Principal:
+    async def require(principal: CurrentPrincipal, ctx: Context) -> Principal:
         if not ctx.policy.may(principal.roles, permission):
             raise Forbidden(refusal)
         return principal
@@ -91,7 +95,7 @@ PolicyAdmin = Annotated[Principal, Depends(holding(Permission.POLICY_MANAGE,
                                                    "Only an administrator may see and release the policy."))]
 
 
-def client_address(request: Request, ctx: Context) -> str:
+async def client_address(request: Request, ctx: Context) -> str:
     if ctx.settings.server.trust_proxy_headers:
         forwarded = request.headers.get("x-forwarded-for", "")
         if forwarded:
@@ -106,7 +110,7 @@ def request_id(request: Request) -> str:
     return str(request.scope.get("state", {}).get("request_id", ""))
 
 
-def get_auditor(request: Request, ctx: Context, principal: CurrentPrincipal, address: ClientAddress) -> Auditor:
+async def get_auditor(request: Request, ctx: Context, principal: CurrentPrincipal, address: ClientAddress) -> Auditor:
     """Records events as the signed-in caller, tagged with this request and the policy in force."""
     return Auditor(actor_of(principal), request_id(request), address, ctx.policy.version)
 
@@ -114,7 +118,7 @@ def get_auditor(request: Request, ctx: Context, principal: CurrentPrincipal, add
 Audit = Annotated[Auditor, Depends(get_auditor)]
 
 
-def get_caller(principal: CurrentPrincipal, auditor: Audit,
+async def get_caller(principal: CurrentPrincipal, auditor: Audit,
                x_purpose: Annotated[str | None, Header(alias="X-Purpose", description=(
                    "Why you read this: a purpose id of policies/purposes.yaml your role may use."))] = None) -> Caller:
     """Who asks and why, as the gate takes it: the caller, their auditor and `X-Purpose`."""
@@ -124,7 +128,7 @@ def get_caller(principal: CurrentPrincipal, auditor: Audit,
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
 
 
-def get_self_caller(principal: CurrentPrincipal, auditor: Audit) -> Caller:
+async def get_self_caller(principal: CurrentPrincipal, auditor: Audit) -> Caller:
     """A customer's own calls (`/me`): no `X-Purpose`; the purpose is implied."""
     return Caller(principal, auditor)
 
@@ -132,7 +136,7 @@ def get_self_caller(principal: CurrentPrincipal, auditor: Audit) -> Caller:
 SelfCaller = Annotated[Caller, Depends(get_self_caller)]
 
 
-def get_customer_service(ctx: Context, uow: Uow) -> CustomerService:
+async def get_customer_service(ctx: Context, uow: Uow) -> CustomerService:
     return CustomerService(uow, ctx.gate, index=ctx.blind_index, ring=ctx.key_ring, names=ctx.names,
                            importer=ctx.customer_importer())
 
@@ -140,7 +144,7 @@ def get_customer_service(ctx: Context, uow: Uow) -> CustomerService:
 Customers = Annotated[CustomerService, Depends(get_customer_service)]
 
 
-def get_document_service(ctx: Context, uow: Uow) -> DocumentService:
+async def get_document_service(ctx: Context, uow: Uow) -> DocumentService:
     """Filing under a contract asks the contracts area, an open break-glass the break-glass
     area: each handed in, so documents import neither."""
     return DocumentService(uow, ctx.gate, ctx.blob_store, units=ctx.db.unit_of_work,
@@ -151,7 +155,7 @@ def get_document_service(ctx: Context, uow: Uow) -> DocumentService:
 Documents = Annotated[DocumentService, Depends(get_document_service)]
 
 
-def get_contract_service(ctx: Context, uow: Uow) -> ContractService:
+async def get_contract_service(ctx: Context, uow: Uow) -> ContractService:
     return ContractService(uow, ctx.gate, zone=ctx.settings.zone, policy_dir=ctx.policy.path)
 
 
