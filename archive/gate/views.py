@@ -5,10 +5,10 @@ catalogue (policies/fields.yaml, in the decision's plan); the gate reads no cust
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from archive.gate.caller import CustomerRecord
 from archive.policy.decision import PurposeDecision
 from crypto.envelope import FieldCipher, FieldContext
 from crypto.grants import Grant
@@ -16,18 +16,9 @@ from crypto.grants import Grant
 _HEAD = ("code", "kind", "status")  # shown as they are, before the planned fields
 
 
-class ShownCustomer(Protocol):
+class ShownCustomer(CustomerRecord, Protocol):
     """What the view reads of a loaded customer (`archive.customers.models.Customer` has it),
-    besides its sealed columns (`<field>_ct`)."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-
-    @property
-    def code(self) -> str: ...
-
-    @property
-    def kind(self) -> str: ...
+    besides what scope needs (`CustomerRecord`) and its sealed columns (`<field>_ct`)."""
 
     @property
     def status(self) -> str: ...
