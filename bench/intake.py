@@ -134,7 +134,8 @@ def collector(paused: bool) -> Iterator[None]:
         gc.enable()
 
 
-def run(name: str, make: callable, target: str, *, paused: bool) -> None:  # type: ignore[valid-type]
+def run(name: str, make: callable, target: str | None, *, paused: bool) -> None:  # type: ignore[valid-type]
+    """Measure and record a figure; with no target, only print it (information, not a check)."""
     ours_rates, raw_rates = [], []
     for round_ in range(ROUNDS):
         with tempfile.TemporaryDirectory() as tmp:
@@ -151,6 +152,9 @@ def run(name: str, make: callable, target: str, *, paused: bool) -> None:  # typ
                 engine.dispose()
                 cleanup()
     mine, base = statistics.median(ours_rates), statistics.median(raw_rates)
+    if target is None:
+        print(f"  (information) {name}: {mine:,.0f} customers/s vs {base:,.0f} raw = {mine / base:.4f}")
+        return
     record(name, value=mine, unit="customers/s", target=target, n=ROUNDS,
            baseline=f"raw executemany of the same {ROWS} rows, unencrypted"
            + ("" if paused else "; the cyclic collector running"), baseline_value=base, ratio=mine / base)
@@ -180,8 +184,9 @@ def main() -> None:
     run("import.sqlite", sqlite, ">= 0.06", paused=True)
     run("import.pg", postgresql, ">= 0.12", paused=True)
     # For information: the same with the collector running, as an import through the API runs.
-    run("import.sqlite_collector_running", sqlite, ">= 0", paused=False)
-    run("import.pg_collector_running", postgresql, ">= 0", paused=False)
+    # Printed, not recorded: there is no target for it, and a ">= 0" would be a check that cannot fail.
+    run("import.sqlite_collector_running", sqlite, None, paused=False)
+    run("import.pg_collector_running", postgresql, None, paused=False)
 
 
 if __name__ == "__main__":
